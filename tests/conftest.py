@@ -1,8 +1,11 @@
 """Shared fixtures: every kernel test runs on both dispatchers."""
 
+
 from __future__ import annotations
 
 import pytest
+
+pytest_plugins = ["pytester"]
 
 DISPATCHERS = ["pooled", "thread"]
 

@@ -251,11 +251,11 @@ class Actor(pykka.Actor):
             else:
                 self._gr_fail(sys.exc_info())
         except BaseException as exc:  # SystemExit & co: this actor fails, nobody else stops
+            self._gr_fail(sys.exc_info())
             if reply_to is not None:
                 dead = pykka.ActorDeadError(f"{self._gr_ref} failed with {exc!r}")
                 dead.__cause__ = exc
                 reply_to.set_exception((pykka.ActorDeadError, dead, exc.__traceback__))
-            self._gr_fail(sys.exc_info())
         else:
             if reply_to is not None:
                 reply_to.set(result)
