@@ -59,7 +59,7 @@ def test_messages_queued_at_stop_become_dead_letters(
 ) -> None:
     letters = TestProbe(actor_system)
     actor_system.dead_letters.subscribe(letters.ref)
-    probe, ref, gate = _held(actor_system, dispatcher)
+    _probe, ref, gate = _held(actor_system, dispatcher)
     ref.tell("queued")
     stopping = ref.stop(block=False)
     gate.set()
@@ -108,7 +108,7 @@ def test_fail_raises_mailbox_full_in_the_sender(
 def test_an_ask_dropped_by_overflow_fails_instead_of_hanging(
     actor_system: ActorSystem, dispatcher: str
 ) -> None:
-    probe, ref, gate = _held(actor_system, dispatcher, mailbox_size=1, overflow="drop_oldest")
+    _probe, ref, gate = _held(actor_system, dispatcher, mailbox_size=1, overflow="drop_oldest")
     first = ref.ask("first", block=False)
     second = ref.ask("second", block=False)
     with pytest.raises(MailboxFull):
@@ -118,7 +118,7 @@ def test_an_ask_dropped_by_overflow_fails_instead_of_hanging(
 
 
 def test_stop_gets_through_a_full_mailbox(actor_system: ActorSystem, dispatcher: str) -> None:
-    probe, ref, gate = _held(actor_system, dispatcher, mailbox_size=1, overflow="fail")
+    _probe, ref, gate = _held(actor_system, dispatcher, mailbox_size=1, overflow="fail")
     ref.tell("fills it")
     stopping = ref.stop(block=False)
     gate.set()
@@ -128,7 +128,7 @@ def test_stop_gets_through_a_full_mailbox(actor_system: ActorSystem, dispatcher:
 def test_senders_are_never_blocked_by_a_full_mailbox(
     actor_system: ActorSystem, dispatcher: str
 ) -> None:
-    probe, ref, gate = _held(actor_system, dispatcher, mailbox_size=1, overflow="drop_new")
+    _probe, ref, gate = _held(actor_system, dispatcher, mailbox_size=1, overflow="drop_new")
     done = threading.Event()
 
     def flood() -> None:

@@ -120,7 +120,7 @@ def test_cancel_drops_even_a_tick_already_queued(
 def test_timers_are_cancelled_when_the_actor_stops(
     actor_system: ActorSystem, manual_clock: ManualClock, dispatcher: str
 ) -> None:
-    probe, ref = _timed(actor_system, dispatcher)
+    _probe, ref = _timed(actor_system, dispatcher)
     ref.ask(("periodic", "p", "p", 1.0))
     ref.ask(("single", "s", "s", 1.0))
     actor_system.stop(ref)
@@ -130,7 +130,7 @@ def test_timers_are_cancelled_when_the_actor_stops(
 def test_periodic_timer_rejects_non_positive_interval(
     actor_system: ActorSystem, dispatcher: str
 ) -> None:
-    probe, ref = _timed(actor_system, dispatcher)
+    _probe, ref = _timed(actor_system, dispatcher)
     with pytest.raises(ValueError, match="interval must be > 0"):
         ref.ask(("periodic", "p", "p", 0.0))
 
