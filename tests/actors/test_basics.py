@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
@@ -246,6 +247,4 @@ async def _use_async_system() -> bool:
 
 
 def test_async_context_manager() -> None:
-    import asyncio
-
     assert asyncio.run(_use_async_system()) is False

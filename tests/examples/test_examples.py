@@ -1,0 +1,47 @@
+"""Every program in examples/ runs to completion (and its printed story holds)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _run(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args, str(EXAMPLES / name)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+def test_every_example_is_covered_here() -> None:
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == ["probe_test.py", "supervision_tree.py"]
+
+
+def test_supervision_tree_example() -> None:
+    result = _run("supervision_tree.py")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("summary #1")
+    assert lines[1].startswith("restarted summarizer (attempt 1")
+    assert lines[2].startswith("summary #1")  # a fresh incarnation counts from one again
+
+
+@pytest.mark.parametrize("how", [(), ("-m", "pytest", "-q", "-p", "no:cacheprovider")])
+def test_probe_example(how: tuple[str, ...]) -> None:
+    result = _run("probe_test.py", *how)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_readme_example_runs() -> None:
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    code = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["hello, Ada", "hello, Grace"]
