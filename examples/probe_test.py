@@ -31,7 +31,9 @@ class Reminder(Actor):
         return None
 
 
-def test_reminder_fires_after_its_delay(actor_system: ActorSystem, manual_clock: ManualClock) -> None:
+def test_reminder_fires_after_its_delay(
+    actor_system: ActorSystem, manual_clock: ManualClock
+) -> None:
     probe = TestProbe(actor_system)
     reminder = actor_system.spawn(Reminder, probe.ref)
     reminder.ask(("schedule", "stand-up", 600.0))  # ask: returns once it is scheduled
