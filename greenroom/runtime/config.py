@@ -1,0 +1,706 @@
+"""Validated, JSON round-trippable configuration for processes and the runtime.
+
+Every model is frozen and rejects unknown fields, so a bad value raises a `ValidationError` that
+names the field and nothing changes. To change a setting, validate a new model (for example
+`BudgetConfig.model_validate({**old.model_dump(), "max_runs_per_day": 10})`).
+
+Error messages never echo the rejected input, because some inputs (secrets, HMAC keys) must not
+reach a log. Sections whose behaviour arrives later (budget, health, mission, secrets, journal,
+distributed) are already validated here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import json
+import re
+import typing
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PydanticUserError,
+    TypeAdapter,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+
+from greenroom.runtime.topics import TopicPattern, validate_topic
+
+__all__ = [
+    "BUILTIN_TRIGGER_TYPES",
+    "AutonomyBudget",
+    "BudgetConfig",
+    "ContextConfig",
+    "DistributedConfig",
+    "EscalationTarget",
+    "ExecutionMode",
+    "HealthConfig",
+    "InboxConfig",
+    "JournalConfig",
+    "MissionConfig",
+    "OpenModeConfig",
+    "ProcessConfig",
+    "RuntimeConfig",
+    "SecretScopeConfig",
+    "ToolCostAnnotation",
+    "ToolSpec",
+    "TriggerConfig",
+    "tool_spec",
+]
+
+_PROVIDER_MODEL = re.compile(r"^[A-Za-z0-9_.-]+:\S+$")
+_PROCESS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+_TRIGGER_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
+_ENV_REFERENCE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+_ARGS_SECTION = re.compile(r"^(Args|Arguments|Parameters|Params)\s*:$")
+_OTHER_SECTION = re.compile(r"^(Returns?|Raises|Yields?|Examples?|Notes?|See Also)\s*:$")
+_PARAM_LINE = re.compile(r"^(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
+
+
+class _Config(BaseModel):
+    """Shared settings: frozen, unknown fields rejected, inputs kept out of error messages."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+def _rename_aliases(data: Any, aliases: Mapping[str, str]) -> Any:
+    """Map alternative spellings onto field names; giving both spellings is an error."""
+    if not isinstance(data, Mapping):
+        return data
+    renamed = dict(data)
+    for alias, name in aliases.items():
+        if alias in renamed:
+            if name in renamed:
+                msg = f"{alias}: is an alias of {name}; give only one of them"
+                raise ValueError(msg)
+            renamed[name] = renamed.pop(alias)
+    return renamed
+
+
+def _check_url(value: str | None, field_name: str) -> str | None:
+    if value is not None and not re.match(r"^https?://[^\s/]+\S*$", value):
+        msg = f"{field_name}: expected an http:// or https:// URL"
+        raise ValueError(msg)
+    return value
+
+
+def _check_provider_model(value: str, field_name: str) -> str:
+    if not _PROVIDER_MODEL.match(value):
+        msg = f"{field_name}: expected 'provider:model' such as 'openai:gpt-4o-mini'"
+        raise ValueError(msg)
+    return value
+
+
+class ToolSpec(_Config):
+    """How a tool is offered to a model: its name, what it does, and a JSON schema of its inputs."""
+
+    name: str
+    description: str
+    parameters: dict[str, JsonValue]
+
+
+def _split_docstring(doc: str) -> tuple[str, dict[str, str]]:
+    """The text before the first section, and per-parameter text from an `Args:` section."""
+    summary: list[str] = []
+    params: dict[str, str] = {}
+    section: str | None = None
+    current: str | None = None
+    param_indent: int | None = None
+    for line in doc.splitlines():
+        text = line.strip()
+        indent = len(line) - len(line.lstrip())
+        if _ARGS_SECTION.match(text) or _OTHER_SECTION.match(text):
+            section = "args" if _ARGS_SECTION.match(text) else "other"
+            current, param_indent = None, None
+        elif section is None:
+            summary.append(text)
+        elif section == "args" and text:
+            match = _PARAM_LINE.match(text)
+            if match and (param_indent is None or indent <= param_indent):
+                param_indent = indent
+                current = match.group(1)
+                params[current] = match.group(2).strip()
+            elif current is not None:
+                params[current] = f"{params[current]} {text}".strip()
+    return "\n".join(summary).strip(), params
+
+
+def _parameter_schema(
+    annotation: Any, where: str, defs: dict[str, JsonValue]
+) -> dict[str, JsonValue]:
+    """The JSON schema of one parameter; shared model definitions are moved into `defs`."""
+    try:
+        schema: dict[str, JsonValue] = TypeAdapter(annotation).json_schema()
+    except PydanticUserError as exc:
+        msg = f"{where}: its type hint has no JSON schema ({exc.message})"
+        raise TypeError(msg) from None
+    nested = schema.pop("$defs", None)
+    if isinstance(nested, dict):
+        defs.update(nested)
+    return schema
+
+
+def tool_spec(fn: Callable[..., Any]) -> ToolSpec:
+    """Describe a callable as a tool from its name, type hints and docstring.
+
+    The description is the docstring text before its first section; parameter descriptions come
+    from a Google-style `Args:` section. Every parameter needs a type hint with a JSON schema, and
+    `*args` / `**kwargs` are refused. Errors name the tool and the parameter.
+    """
+    if not callable(fn):
+        msg = f"tool: expected a callable, got {type(fn).__name__}"
+        raise TypeError(msg)
+    name = getattr(fn, "__name__", type(fn).__name__)
+    if not isinstance(name, str) or not _TOOL_NAME.match(name):
+        msg = f"tool {name!r}: needs a name of letters, digits, '_' or '-' (wrap it in a def)"
+        raise ValueError(msg)
+    try:
+        hints = typing.get_type_hints(fn)
+        signature = inspect.signature(fn)
+    except (NameError, TypeError, ValueError) as exc:
+        msg = f"tool {name!r}: cannot read its signature ({exc})"
+        raise TypeError(msg) from None
+    description, docs = _split_docstring(inspect.getdoc(fn) or "")
+    properties: dict[str, JsonValue] = {}
+    required: list[JsonValue] = []
+    defs: dict[str, JsonValue] = {}
+    for param in signature.parameters.values():
+        where = f"tool {name!r}: parameter {param.name!r}"
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            msg = f"{where}: *args and **kwargs cannot be described to a model"
+            raise TypeError(msg)
+        if param.name not in hints:
+            msg = f"{where}: needs a type hint"
+            raise TypeError(msg)
+        schema = _parameter_schema(hints[param.name], where, defs)
+        if param.name in docs:
+            schema["description"] = docs[param.name]
+        if param.default is param.empty:
+            required.append(param.name)
+        else:
+            with contextlib.suppress(TypeError, ValueError):
+                schema["default"] = json.loads(json.dumps(param.default, allow_nan=False))
+        properties[param.name] = schema
+    parameters: dict[str, JsonValue] = {"type": "object", "properties": properties}
+    if required:
+        parameters["required"] = required
+    if defs:
+        parameters["$defs"] = defs
+    return ToolSpec(name=name, description=description or name, parameters=parameters)
+
+
+class EscalationTarget(_Config):
+    """Where escalations go: a webhook that receives a JSON POST and/or an event bus topic."""
+
+    webhook_url: str | None = None
+    event_type: str | None = None
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return _check_url(value, "webhook_url")
+
+    @field_validator("event_type")
+    @classmethod
+    def _event(cls, value: str | None) -> str | None:
+        return None if value is None else validate_topic(value)
+
+
+class ToolCostAnnotation(_Config):
+    """Budget weight of one tool call (abstract units, not money) and whether it is irreversible."""
+
+    cost_weight: float = Field(default=1.0, ge=0)
+    irreversible: bool = False
+
+
+class BudgetConfig(_Config):
+    """Limits on what an agent may do per invocation and per day, and what happens past them.
+
+    `None` means unlimited. Aliases from the overview are accepted on input:
+    `max_tool_calls_per_invocation` for `max_tool_calls_per_run`, `max_daily_cost` for
+    `max_cost_per_day` and `on_budget_exceeded` for `on_exceeded`. A `tool_costs` value may be a
+    bare number, meaning `ToolCostAnnotation(cost_weight=number)`.
+    """
+
+    ALIASES: ClassVar[Mapping[str, str]] = {
+        "max_tool_calls_per_invocation": "max_tool_calls_per_run",
+        "max_daily_cost": "max_cost_per_day",
+        "on_budget_exceeded": "on_exceeded",
+    }
+
+    enabled: bool = False
+    max_tool_calls_per_run: int | None = Field(default=None, ge=0)
+    max_llm_turns_per_run: int | None = Field(default=None, ge=0)
+    max_cost_per_run: float | None = Field(default=None, ge=0)
+    max_irreversible_per_run: int | None = Field(default=None, ge=0)
+    max_tool_calls_per_day: int | None = Field(default=None, ge=0)
+    max_runs_per_day: int | None = Field(default=None, ge=0)
+    max_cost_per_day: float | None = Field(default=None, ge=0)
+    tool_costs: dict[str, ToolCostAnnotation] = Field(default_factory=dict)
+    on_exceeded: Literal["pause", "stop", "escalate"] = "pause"
+    escalation: EscalationTarget | None = None
+    daily_reset_hour_utc: int = Field(default=0, ge=0, le=23)
+    inject_remaining: bool = True
+    warning_threshold: float = Field(default=0.8, gt=0, le=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliases(cls, data: Any) -> Any:
+        return _rename_aliases(data, cls.ALIASES)
+
+    @field_validator("tool_costs", mode="before")
+    @classmethod
+    def _bare_costs(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        return {
+            name: {"cost_weight": cost}
+            if isinstance(cost, int | float) and not isinstance(cost, bool)
+            else cost
+            for name, cost in value.items()
+        }
+
+
+def AutonomyBudget(**fields: Any) -> BudgetConfig:
+    """The overview's spelling of an enabled `BudgetConfig` (`enabled` defaults to True)."""
+    return BudgetConfig.model_validate({"enabled": True, **fields})
+
+
+class HealthConfig(_Config):
+    """Thresholds of the behavioural health monitor (stuck, loop, empty reply, error rate)."""
+
+    enabled: bool = False
+    stuck_threshold: int = Field(default=3, ge=1)
+    loop_window: int = Field(default=20, ge=2)
+    loop_min_repeats: int = Field(default=2, ge=2)
+    empty_threshold: int = Field(default=3, ge=1)
+    empty_max_chars: int = Field(default=10, ge=0)
+    error_window: int = Field(default=10, ge=1)
+    error_rate_threshold: float = Field(default=0.5, gt=0, le=1)
+    on_anomaly: Literal["log", "pause", "escalate"] = "log"
+    cooldown: float = Field(default=300.0, ge=0)
+    escalation: EscalationTarget | None = None
+
+
+def _duration_hours(value: Any) -> Any:
+    """Hours from a duration: '4h', '30m', '90s', '1d', a timedelta, or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value.total_seconds() / 3600.0
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value / 3600.0
+    if isinstance(value, str) and (match := _DURATION.match(value)):
+        return float(match.group(1)) * _DURATION_UNITS[match.group(2)] / 3600.0
+    msg = "max_duration: expected a duration such as '4h', '30m', '90s', '1d' or seconds"
+    raise ValueError(msg)
+
+
+class MissionConfig(_Config):
+    """A goal the process works towards, judged every `eval_every` invocations.
+
+    Aliases from the overview are accepted on input: `check_interval` for `eval_every`, and
+    `max_duration` (such as `"4h"`, `"30m"`, a `timedelta`, or seconds) for `timeout_hours`.
+    An enabled mission needs an `objective` and `success_criteria`.
+    """
+
+    ALIASES: ClassVar[Mapping[str, str]] = {"check_interval": "eval_every"}
+
+    enabled: bool = False
+    objective: str = ""
+    success_criteria: str = ""
+    eval_model: str | None = None
+    eval_every: int = Field(default=5, ge=1)
+    confidence_threshold: float = Field(default=0.7, ge=0, le=1)
+    timeout_hours: float = Field(default=0.0, ge=0)
+    max_invocations: int = Field(default=0, ge=0)
+    auto_complete: bool = True
+    on_complete: Literal["stop", "continue", "suspend"] = "stop"
+    escalation: EscalationTarget | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliases(cls, data: Any) -> Any:
+        data = _rename_aliases(data, cls.ALIASES)
+        if isinstance(data, Mapping) and "max_duration" in data:
+            if "timeout_hours" in data:
+                msg = "max_duration: is an alias of timeout_hours; give only one of them"
+                raise ValueError(msg)
+            data = dict(data)
+            data["timeout_hours"] = _duration_hours(data.pop("max_duration"))
+        return data
+
+    @field_validator("eval_model")
+    @classmethod
+    def _model(cls, value: str | None) -> str | None:
+        return None if value is None else _check_provider_model(value, "eval_model")
+
+    @model_validator(mode="after")
+    def _needs_goal(self) -> MissionConfig:
+        if self.enabled:
+            for name in ("objective", "success_criteria"):
+                if not getattr(self, name).strip():
+                    msg = f"{name}: required when the mission is enabled"
+                    raise ValueError(msg)
+        return self
+
+
+class SecretScopeConfig(_Config):
+    """Per-process secrets: literal values or `${VAR}` / `${VAR:-default}` references.
+
+    References are resolved from the environment when the process starts, not here. Values are
+    left out of `repr()`; `ttls` may only name declared secrets.
+    """
+
+    enabled: bool = False
+    secrets: dict[str, str] = Field(default_factory=dict, repr=False)
+    default_ttl: float | None = Field(default=None, gt=0)
+    ttls: dict[str, float] = Field(default_factory=dict)
+    revoke_on_stop: bool = True
+
+    @field_validator("secrets")
+    @classmethod
+    def _references(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, secret in value.items():
+            if not name:
+                msg = "secrets: secret names must be non-empty"
+                raise ValueError(msg)
+            if secret.startswith("${") and not _ENV_REFERENCE.match(secret):
+                msg = f"secrets[{name!r}]: malformed reference; use ${{VAR}} or ${{VAR:-default}}"
+                raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _ttls_known(self) -> SecretScopeConfig:
+        for name, ttl in self.ttls.items():
+            if name not in self.secrets:
+                msg = f"ttls[{name!r}]: no secret with that name"
+                raise ValueError(msg)
+            if ttl <= 0:
+                msg = f"ttls[{name!r}]: must be > 0 seconds"
+                raise ValueError(msg)
+        return self
+
+
+class InboxConfig(_Config):
+    """Limits of the human-to-agent inbox; a TTL of 0 means messages never expire."""
+
+    enabled: bool = False
+    max_messages: int = Field(default=50, ge=1)
+    max_message_length: int = Field(default=2000, ge=1)
+    default_ttl: float = Field(default=3600.0, ge=0)
+    max_ttl: float = Field(default=86400.0, gt=0)
+    rate_limit_per_sender: int = Field(default=20, ge=0)
+    scan_with_guardrails: bool = True
+
+    @model_validator(mode="after")
+    def _ttl_order(self) -> InboxConfig:
+        if self.default_ttl > self.max_ttl:
+            msg = f"default_ttl: {self.default_ttl:g} exceeds max_ttl {self.max_ttl:g}"
+            raise ValueError(msg)
+        return self
+
+
+class JournalConfig(_Config):
+    """Durable audit log settings: level, backend and the file backend's directory."""
+
+    level: Literal["none", "checkpoint", "full"] = "checkpoint"
+    backend: Literal["file", "memory"] = "file"
+    path: str = Field(default=".greenroom/journal", min_length=1)
+
+
+class ContextConfig(_Config):
+    """Settings of a process's `AgentContext`, memory and conversation buffer.
+
+    An empty `writable_keys` makes every key writable; `conversation_max_messages=0` keeps the
+    whole conversation. `initial_state` must be JSON so it can be checkpointed.
+    """
+
+    writable_keys: list[str] = Field(default_factory=list)
+    memory_provider: Literal["in_memory", "chroma", "mem0"] | None = None
+    memory_max: int = Field(default=5, ge=0)
+    memory_min_score: float = Field(default=0.0, ge=0, le=1)
+    memory_auto_store: bool = False
+    memory_collection: str = Field(default="agent_memory", min_length=1)
+    memory_persist_directory: str | None = None
+    memory_user_id: str = Field(default="default", min_length=1)
+    conversation_max_messages: int = Field(default=100, ge=0)
+    file_mounts: dict[str, str] = Field(default_factory=dict)
+    env_prefix: str = Field(default="AGENT_", min_length=1)
+    initial_state: dict[str, JsonValue] = Field(default_factory=dict)
+
+    @field_validator("writable_keys")
+    @classmethod
+    def _keys(cls, value: list[str]) -> list[str]:
+        if any(not key for key in value):
+            msg = "writable_keys: keys must be non-empty strings"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("file_mounts")
+    @classmethod
+    def _mounts(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, path in value.items():
+            if not name or not path:
+                msg = f"file_mounts[{name!r}]: names and paths must be non-empty"
+                raise ValueError(msg)
+        return value
+
+
+BUILTIN_TRIGGER_TYPES: Mapping[str, tuple[str, ...]] = {
+    "cron": ("cron_expression",),
+    "webhook": ("webhook_path", "webhook_port", "webhook_host", "hmac_secret"),
+    "file_watch": ("watch_path", "watch_patterns", "watch_events"),
+    "event": ("event_type", "event_source"),
+    "message": ("topic",),
+}
+"""Each built-in trigger type and the fields that belong to it."""
+
+_REQUIRED_TRIGGER_FIELD = {
+    "cron": "cron_expression",
+    "file_watch": "watch_path",
+    "event": "event_type",
+    "message": "topic",
+}
+_WATCH_EVENTS = frozenset({"created", "modified", "deleted", "moved"})
+
+
+class TriggerConfig(_Config):
+    """One trigger of a process. Which fields apply depends on `type`.
+
+    Built-in types need their own fields (`cron` needs `cron_expression`, `file_watch` needs
+    `watch_path`, `event` needs `event_type`, `message` needs `topic`), and a field of another
+    type may not differ from its default. Other types are custom; they keep their settings in
+    `custom_config`. `event_type` and `topic` may be wildcard patterns (`alerts.*`, `jobs.>`).
+    The cron expression is only checked for presence here; its syntax is checked by the cron
+    trigger.
+    """
+
+    type: str
+    cron_expression: str | None = None
+    webhook_path: str = "/webhook"
+    webhook_port: int = Field(default=9090, ge=0, le=65535)
+    webhook_host: str = Field(default="127.0.0.1", min_length=1)
+    hmac_secret: str | None = Field(default=None, min_length=1, repr=False)
+    watch_path: str | None = None
+    watch_patterns: list[str] = Field(default_factory=lambda: ["*"])
+    watch_events: list[str] = Field(default_factory=lambda: ["created", "modified"])
+    event_type: str | None = None
+    event_source: str | None = None
+    topic: str | None = None
+    custom_config: dict[str, JsonValue] = Field(default_factory=dict)
+    filter_expression: str | None = Field(default=None, min_length=1, max_length=2000)
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        if not _TRIGGER_TYPE.match(value):
+            msg = "type: expected a name such as 'cron', 'webhook' or a custom type"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or any(char.isspace() for char in value):
+            msg = "webhook_path: must start with '/' and contain no whitespace"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("webhook_port")
+    @classmethod
+    def _port(cls, value: int) -> int:
+        if 0 < value <= 1024:
+            msg = "webhook_port: must be above 1024 (or 0 for any free port)"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("watch_patterns")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        if not value or any(not pattern for pattern in value):
+            msg = "watch_patterns: needs at least one non-empty glob pattern"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("watch_events")
+    @classmethod
+    def _events(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - _WATCH_EVENTS)
+        if not value or unknown:
+            msg = f"watch_events: expected some of {sorted(_WATCH_EVENTS)}, got unknown {unknown}"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("event_type", "topic")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            TopicPattern(value)
+        return value
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> TriggerConfig:
+        for kind, names in BUILTIN_TRIGGER_TYPES.items():
+            for name in names:
+                if kind != self.type and getattr(self, name) != _default(name):
+                    msg = f"{name}: belongs to {kind!r} triggers, not {self.type!r}"
+                    raise ValueError(msg)
+        needed = _REQUIRED_TRIGGER_FIELD.get(self.type)
+        if needed is not None:
+            value = getattr(self, needed)
+            if value is None or not value.strip():
+                msg = f"{needed}: required for {self.type!r} triggers"
+                raise ValueError(msg)
+        return self
+
+
+def _default(name: str) -> Any:
+    return TriggerConfig.model_fields[name].get_default(call_default_factory=True)
+
+
+class ExecutionMode(StrEnum):
+    """`strict`: the agent cannot change itself. `open`: it may, within `OpenModeConfig`."""
+
+    STRICT = "strict"
+    OPEN = "open"
+
+
+class OpenModeConfig(_Config):
+    """What an agent in open mode may change about itself, and how far."""
+
+    allow_identity_change: bool = True
+    allow_tool_creation: bool = True
+    allow_mcp_connect: bool = True
+    allow_trigger_management: bool = True
+    allow_memory_management: bool = True
+    max_custom_tools: int = Field(default=20, ge=0)
+    max_dynamic_triggers: int = Field(default=10, ge=0)
+    max_instruction_length: int = Field(default=10_000, ge=1)
+    max_rebuilds: int | None = Field(default=None, ge=0)
+    allowed_mcp_urls: list[str] = Field(default_factory=list)
+    sandbox_custom_tools: bool = True
+    allow_process_spawn: bool = False
+    max_spawned_processes: int = Field(default=3, ge=0)
+
+    @field_validator("allowed_mcp_urls")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        for index, url in enumerate(value):
+            _check_url(url, f"allowed_mcp_urls[{index}]")
+        return value
+
+
+class DistributedConfig(_Config):
+    """Multi-node settings; off by default."""
+
+    enabled: bool = False
+    coordinator_url: str | None = None
+    transport_port: int = Field(default=9100, ge=0, le=65535)
+    discovery_method: Literal["registry", "static"] = "registry"
+    heartbeat_interval: float = Field(default=15.0, gt=0)
+
+    @field_validator("coordinator_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return _check_url(value, "coordinator_url")
+
+
+def _no_journal() -> JournalConfig:
+    return JournalConfig(level="none")
+
+
+class ProcessConfig(_Config):
+    """Everything one agent process needs: its agent, triggers, limits and governance.
+
+    `model` is a provider string such as `"openai:gpt-4o-mini"` or a Python callable that acts
+    as the agent. `tools` are Python callables offered to the agent; each needs type hints so a
+    `ToolSpec` can describe it. Callables do not survive JSON: `tools` is left out and a callable
+    `model` is written as null, so a reloaded config keeps every other field. The journal is off
+    (`level="none"`) unless configured.
+    """
+
+    model: str | Callable[..., Any] | None = None
+    instructions: str | None = None
+    servers: dict[str, dict[str, JsonValue]] = Field(default_factory=dict)
+    tools: list[Callable[..., Any]] = Field(default_factory=list, exclude=True)
+    triggers: list[TriggerConfig] = Field(default_factory=list)
+    journal: JournalConfig = Field(default_factory=_no_journal)
+    context: ContextConfig = Field(default_factory=ContextConfig)
+    concurrency: int = Field(default=1, ge=1, le=100)
+    heartbeat_interval: float = Field(default=10.0, gt=0)
+    idle_timeout: float = Field(default=0.0, ge=0)
+    max_lifetime: float = Field(default=0.0, ge=0)
+    max_consecutive_failures: int = Field(default=3, ge=1)
+    restart_policy: Literal["always", "on_failure", "never"] = "never"
+    max_restarts: int = Field(default=3, ge=0)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
+    mission: MissionConfig = Field(default_factory=MissionConfig)
+    secrets: SecretScopeConfig = Field(default_factory=SecretScopeConfig)
+    inbox: InboxConfig = Field(default_factory=InboxConfig)
+    execution_mode: ExecutionMode = ExecutionMode.STRICT
+    open_mode: OpenModeConfig = Field(default_factory=OpenModeConfig)
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str | Callable[..., Any] | None) -> str | Callable[..., Any] | None:
+        if isinstance(value, str):
+            return _check_provider_model(value, "model")
+        return value
+
+    @field_validator("tools")
+    @classmethod
+    def _tools(cls, value: list[Callable[..., Any]]) -> list[Callable[..., Any]]:
+        seen: set[str] = set()
+        for index, tool in enumerate(value):
+            try:
+                name = tool_spec(tool).name
+            except (TypeError, ValueError) as exc:
+                msg = f"tools[{index}]: {exc}"
+                raise ValueError(msg) from None
+            if name in seen:
+                msg = f"tools[{index}]: another tool is already named {name!r}"
+                raise ValueError(msg)
+            seen.add(name)
+        return value
+
+    @field_serializer("model", when_used="json")
+    def _model_json(self, value: str | Callable[..., Any] | None) -> str | None:
+        return value if isinstance(value, str) else None
+
+    def tool_specs(self) -> list[ToolSpec]:
+        """A `ToolSpec` for each entry of `tools`, in order."""
+        return [tool_spec(tool) for tool in self.tools]
+
+
+class RuntimeConfig(_Config):
+    """A whole runtime: named process configs plus distributed settings.
+
+    Process names start with a letter and use letters, digits, `_` and `-` (at most 64).
+    """
+
+    processes: dict[str, ProcessConfig] = Field(default_factory=dict)
+    distributed: DistributedConfig = Field(default_factory=DistributedConfig)
+
+    @field_validator("processes")
+    @classmethod
+    def _names(cls, value: dict[str, ProcessConfig]) -> dict[str, ProcessConfig]:
+        for name in value:
+            if not _PROCESS_NAME.match(name):
+                msg = (
+                    f"processes[{name!r}]: a name starts with a letter and has at most 64 "
+                    "letters, digits, '_' or '-'"
+                )
+                raise ValueError(msg)
+        return value

@@ -1,0 +1,68 @@
+"""Exceptions raised by the runtime's building blocks.
+
+Every runtime error derives from `RuntimeBaseError`. Errors caused by bad input also derive from
+`ValueError`, so callers that validate input generically still catch them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "InboxError",
+    "InboxFullError",
+    "InboxRateLimitError",
+    "ProcessStateError",
+    "RuntimeBaseError",
+]
+
+
+class RuntimeBaseError(RuntimeError):
+    """Base class of every error raised by `greenroom.runtime`."""
+
+
+class ProcessStateError(RuntimeBaseError, ValueError):
+    """A lifecycle transition that the transition table does not allow.
+
+    The message names the process (when known), the current state, the rejected target and the
+    targets that are allowed from the current state.
+    """
+
+    def __init__(
+        self,
+        current_state: str,
+        attempted_state: str,
+        allowed: Iterable[str],
+        process_id: str | None = None,
+    ) -> None:
+        self.process_id = process_id
+        self.current_state = current_state
+        self.attempted_state = attempted_state
+        self.allowed = tuple(sorted(allowed))
+        who = f"process {process_id!r}" if process_id else "process"
+        targets = ", ".join(self.allowed) or "none"
+        super().__init__(
+            f"{who} cannot move from {current_state!r} to {attempted_state!r}; "
+            f"allowed from {current_state!r}: {targets}"
+        )
+
+    def __reduce__(
+        self,
+    ) -> tuple[type[ProcessStateError], tuple[str, str, tuple[str, ...], str | None]]:
+        """Pickle by constructor arguments, so the error can cross process boundaries."""
+        return (
+            type(self),
+            (self.current_state, self.attempted_state, self.allowed, self.process_id),
+        )
+
+
+class InboxError(RuntimeBaseError, ValueError):
+    """A message the inbox refuses; the inbox is left unchanged."""
+
+
+class InboxFullError(InboxError):
+    """The inbox is full and holds nothing the new message may replace."""
+
+
+class InboxRateLimitError(InboxError):
+    """A sender exceeded its hourly message allowance."""
