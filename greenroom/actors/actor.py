@@ -28,7 +28,7 @@ from greenroom.actors.future import Future
 from greenroom.actors.mailbox import refuse
 from greenroom.actors.messages import Failure
 from greenroom.actors.ref import ActorRef, StopFlag
-from greenroom.actors.signals import ChildTerminated, SystemMessage, TimerFired
+from greenroom.actors.signals import PYKKA_TYPES, SYSTEM_TYPES, ChildTerminated, TimerFired
 from greenroom.actors.timers import STALE, TimerScheduler
 
 if TYPE_CHECKING:
@@ -69,12 +69,16 @@ class SpawnContext:
         self.shutdown = shutdown
 
 
-_spawning = threading.local()
+class _Spawning(threading.local):
+    ctx: SpawnContext | None = None
+
+
+_spawning = _Spawning()
 
 
 def spawn_context(ctx: SpawnContext | None) -> SpawnContext | None:
     """Install `ctx` for the next actor constructed in this thread; returns the previous one."""
-    previous: SpawnContext | None = getattr(_spawning, "ctx", None)
+    previous = _spawning.ctx
     _spawning.ctx = ctx
     return previous
 
@@ -92,7 +96,7 @@ class Actor(pykka.Actor):
     actor_inbox: Mailbox  # type: ignore[assignment]
 
     def __init__(self, *_args: Any, **_kwargs: Any) -> None:
-        ctx: SpawnContext | None = getattr(_spawning, "ctx", None)
+        ctx = _spawning.ctx
         if ctx is None:
             msg = (f"{type(self).__name__} must be created with ActorSystem.spawn() "
                    "or Actor.spawn(), not instantiated directly")
@@ -230,35 +234,40 @@ class Actor(pykka.Actor):
 
     def _gr_handle(self, envelope: Envelope[Any]) -> None:
         message = envelope.message
-        if isinstance(message, SystemMessage | _ActorStop):
+        if isinstance(message, SYSTEM_TYPES):
             self._gr_handle_system(envelope)
             return
         if self._gr_state != _RUNNING:
             self.actor_inbox.refuse_all([envelope], "recipient stopped")
             return
+        if type(message) is TimerFired:
+            message = self.timers.accept(message)
+            if message is STALE:
+                return
         reply_to = envelope.reply_to
         try:
-            if type(message) is TimerFired:
-                if self._gr_timers is None:
-                    return
-                message = self._gr_timers.accept(message)
-                if message is STALE:
-                    return
-            result = self._handle_receive(message)
-        except Exception:
-            if reply_to is not None:
-                reply_to.set_exception()
+            if type(message) in PYKKA_TYPES:
+                result = self._handle_receive(message)
             else:
+                result = self.on_receive(message)
+        except Exception:
+            if reply_to is None:
                 self._gr_fail(sys.exc_info())
-        except BaseException as exc:  # SystemExit & co: this actor fails, nobody else stops
-            self._gr_fail(sys.exc_info())
-            if reply_to is not None:
-                dead = pykka.ActorDeadError(f"{self._gr_ref} failed with {exc!r}")
-                dead.__cause__ = exc
-                reply_to.set_exception((pykka.ActorDeadError, dead, exc.__traceback__))
+            else:
+                reply_to.set_exception()
+        except BaseException:  # SystemExit & co: this actor fails, nobody else stops
+            self._gr_fail_hard(sys.exc_info(), reply_to)
         else:
             if reply_to is not None:
                 reply_to.set(result)
+
+    def _gr_fail_hard(self, exc_info: OptExcInfo, reply_to: pykka.Future[Any] | None) -> None:
+        self._gr_fail(exc_info)
+        exc = exc_info[1]
+        if reply_to is not None and exc is not None:
+            dead = pykka.ActorDeadError(f"{self._gr_ref} failed with {exc!r}")
+            dead.__cause__ = exc
+            reply_to.set_exception((pykka.ActorDeadError, dead, exc.__traceback__))
 
     def _gr_handle_system(self, envelope: Envelope[Any]) -> None:
         message = envelope.message

@@ -24,7 +24,11 @@ __all__ = ["Future"]
 T = TypeVar("T")
 
 _callbacks_lock = threading.Lock()
-_blocking_hook = threading.local()
+class _BlockingHook(threading.local):
+    hook: Callable[[], Callable[[], None]] | None = None
+
+
+_blocking_hook = _BlockingHook()
 
 
 def set_blocking_hook(hook: Callable[[], Callable[[], None]] | None) -> None:
@@ -71,7 +75,7 @@ class Future(pykka.Future[T]):
         return value
 
     def _wait(self, timeout: float | None) -> None:
-        hook = getattr(_blocking_hook, "hook", None)
+        hook = _blocking_hook.hook
         release = hook() if hook is not None else None
         try:
             acquired = self._done.acquire(timeout=-1 if timeout is None else max(0.0, timeout))

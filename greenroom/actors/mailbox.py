@@ -18,7 +18,7 @@ from pykka.messages import _ActorStop
 
 from greenroom.actors.errors import MailboxFull
 from greenroom.actors.messages import DeadLetter
-from greenroom.actors.signals import SystemMessage
+from greenroom.actors.signals import SYSTEM_TYPES, SystemMessage
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -50,13 +50,13 @@ def refuse(
         envelope.reply_to.set_exception((error, exc, None))
         if error is pykka.ActorDeadError:
             return
-    if publish is not None and not isinstance(envelope.message, SystemMessage | _ActorStop):
+    if publish is not None and not isinstance(envelope.message, SYSTEM_TYPES):
         publish(DeadLetter(envelope.message, recipient, reason))
 
 
 def is_system(message: object) -> bool:
     """Whether a message travels in the system lane."""
-    return isinstance(message, SystemMessage | _ActorStop)
+    return isinstance(message, SYSTEM_TYPES)
 
 
 class Mailbox:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pykka.messages import ProxyCall, ProxyGetAttr, ProxySetAttr, _ActorStop
+
 if TYPE_CHECKING:
     from pykka._envelope import Envelope
 
@@ -15,6 +17,13 @@ class SystemMessage:
     """Base of the messages that jump the queue (stop travels this way too)."""
 
     __slots__ = ()
+
+
+SYSTEM_TYPES = (SystemMessage, _ActorStop)
+"""What travels in the system lane: kernel signals and pykka's stop request."""
+
+PYKKA_TYPES = frozenset({_ActorStop, ProxyCall, ProxyGetAttr, ProxySetAttr})
+"""Messages pykka's own `_handle_receive` interprets (everything else goes to `on_receive`)."""
 
 
 @dataclass(frozen=True, slots=True)

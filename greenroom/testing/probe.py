@@ -17,7 +17,7 @@ import pykka
 
 from greenroom.actors.actor import Actor
 from greenroom.actors.messages import Terminated
-from greenroom.actors.signals import SystemMessage
+from greenroom.actors.signals import SYSTEM_TYPES
 
 if TYPE_CHECKING:
     from pykka._envelope import Envelope
@@ -61,7 +61,7 @@ class _ProbeActor(Actor):
         self._inbox = inbox
 
     def _gr_handle(self, envelope: Envelope[Any]) -> None:
-        if isinstance(envelope.message, SystemMessage | pykka.messages._ActorStop):
+        if isinstance(envelope.message, SYSTEM_TYPES):
             super()._gr_handle(envelope)
             return
         self._inbox.put(
