@@ -276,9 +276,7 @@ class Actor(pykka.Actor):
             if envelope.reply_to is not None:
                 envelope.reply_to.set(None)
         elif isinstance(message, ChildTerminated):
-            children = self._gr_children
-            if children is not None and children.get(message.ref.path) is message.ref:
-                del children[message.ref.path]
+            self._gr_remove_child(message.ref)
             if self._gr_state != _RUNNING:
                 self._gr_refuse_orphans(message)
                 return
@@ -363,12 +361,12 @@ class Actor(pykka.Actor):
         if pending is None:
             return
         self._gr_state = _DEAD
-        self.actor_inbox.refuse_all(pending, "recipient stopped")
         try:
             self._gr_on_dead(reason)
         except Exception:
             logger.exception("cleanup of %s failed", self._gr_path)
         self._gr_system._terminated(self, reason, notify=notify)
+        self.actor_inbox.refuse_all(pending, "recipient stopped")  # answers waiting stop()s last
 
     def _gr_on_dead(self, reason: BaseException | None) -> None:
         """Kernel hook: the actor is dead and its mailbox closed (supervisors retire handles)."""
@@ -377,6 +375,10 @@ class Actor(pykka.Actor):
         if self._gr_children is None:
             self._gr_children = {}
         self._gr_children[ref.path] = ref
+
+    def _gr_remove_child(self, ref: ActorRef[Any]) -> None:
+        if self._gr_children is not None and self._gr_children.get(ref.path) is ref:
+            del self._gr_children[ref.path]
 
     @property
     def _gr_dead(self) -> bool:

@@ -87,20 +87,17 @@ class Mailbox:
     def put(self, envelope: Envelope[Any], /) -> None:
         """Enqueue, or refuse at once; raises `MailboxFull` only for a `tell` under `fail`."""
         if is_system(envelope.message):
-            self._put_system(envelope)
+            self._put_system(envelope, hand_back=False)
         else:
-            self._put_user(envelope)
+            self._put_user(envelope, hand_back=False)
 
     def offer(self, envelope: Envelope[Any]) -> bool:
         """Like `put`, but hand the envelope back (False) instead of refusing it if stopped."""
-        limit = _CLOSED if is_system(envelope.message) else _TERMINATING
-        with self._lock:
-            if self._state >= limit:
-                return False
-        self.put(envelope)
-        return True
+        if is_system(envelope.message):
+            return self._put_system(envelope, hand_back=True)
+        return self._put_user(envelope, hand_back=True)
 
-    def _put_system(self, envelope: Envelope[Any]) -> None:
+    def _put_system(self, envelope: Envelope[Any], *, hand_back: bool) -> bool:
         with self._lock:
             if self._state == _CLOSED:
                 wake = None
@@ -110,11 +107,14 @@ class Mailbox:
                 self._system.append(envelope)
                 wake = self._mark()
         if wake is None:
+            if hand_back:
+                return False
             self._refuse_dead(envelope)
         elif wake:
             self._wake()
+        return True
 
-    def _put_user(self, envelope: Envelope[Any]) -> None:
+    def _put_user(self, envelope: Envelope[Any], *, hand_back: bool) -> bool:
         evicted: Envelope[Any] | None = None
         with self._lock:
             user = self._user
@@ -133,9 +133,12 @@ class Mailbox:
         if outcome == "wake":
             self._wake()
         elif outcome == "dead":
+            if hand_back:
+                return False
             self._refuse_dead(envelope)
         elif outcome == "full":
             self._refuse_full(evicted if evicted is not None else envelope)
+        return True
 
     def take(self) -> Envelope[Any] | None:
         """Next envelope, system lane first, or None (and the mailbox goes idle)."""

@@ -93,7 +93,9 @@ class ActorRef(pykka.ActorRef[A]):
     ) -> Future[Any]: ...
 
     @overload
-    def ask(self, message: Any, *, block: Literal[True], timeout: float | None = None) -> Any: ...
+    def ask(
+        self, message: Any, *, block: Literal[True] = True, timeout: float | None = None
+    ) -> Any: ...
 
     @overload
     def ask(

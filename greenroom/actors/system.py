@@ -22,7 +22,7 @@ from greenroom.actors.clock import Clock, SystemClock
 from greenroom.actors.compat import adapt, is_greenroom_actor
 from greenroom.actors.dispatch import Dispatcher, PooledDispatcher, ThreadDispatcher
 from greenroom.actors.envelope import Envelope
-from greenroom.actors.errors import ActorKilled
+from greenroom.actors.errors import ActorKilled, ActorStartError
 from greenroom.actors.events import EventStream
 from greenroom.actors.ioloop import IoLoop
 from greenroom.actors.mailbox import OVERFLOW_POLICIES
@@ -139,7 +139,12 @@ class ActorSystem:
                 self._top[path] = ref
         if parent is not None:
             parent._gr_add_child(ref)
-        actor._start_actor_loop()
+        try:
+            actor._start_actor_loop()
+        except ActorStartError:
+            if parent is not None:
+                parent._gr_remove_child(ref)
+            raise
         return ref
 
     def lookup(self, path: str) -> ActorRef[Any] | None:
@@ -225,12 +230,18 @@ class ActorSystem:
             timeout = actor._gr_shutdown if isinstance(actor, Actor) else 5.0
         stopping = ref.stop(block=False)
         try:
-            return bool(stopping.get(timeout=timeout))
+            was_alive = bool(stopping.get(timeout=timeout))
         except pykka.Timeout:
             if isinstance(actor, Actor):
                 logger.error("%s did not stop within %.1f s: killed", actor.path, timeout)
                 actor._gr_kill(ActorKilled(f"{actor.path} did not stop within {timeout} s"))
             return True
+        if isinstance(actor, Actor):  # a stop that raced with a failure: wait for the path
+            with self._lock:
+                self._all_stopped.wait_for(
+                    lambda: self._actors.get(actor.path) is not ref, timeout
+                )
+        return was_alive
 
     def shutdown(self, timeout: float = 10.0) -> list[str]:
         """Stop every actor, children before parents, then the system's threads.
