@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 import pykka
 
+from greenroom.actors.system import DISPATCHERS
+
 __all__ = ["Backoff", "ChildSpec", "Restart", "RestartStrategy"]
 
 Restart = Literal["permanent", "transient", "temporary"]
@@ -47,6 +49,10 @@ class ChildSpec:
             raise ValueError(msg)
         if self.shutdown < 0:
             msg = f"ChildSpec.shutdown: must be >= 0 seconds, got {self.shutdown}"
+            raise ValueError(msg)
+        if self.dispatcher not in (None, *DISPATCHERS):
+            msg = f"ChildSpec.dispatcher: must be None or one of {DISPATCHERS}, " \
+                f"got {self.dispatcher!r}"
             raise ValueError(msg)
         if self.significant and self.restart == "permanent":
             msg = f"ChildSpec.significant: child {self.id!r} is permanent; only transient or "\

@@ -90,6 +90,13 @@ class Supervisor(Actor):
             msg = f"auto_shutdown: must be one of {AUTO_SHUTDOWN}, got {auto_shutdown!r}"
             raise ValueError(msg)
         specs = list(children)
+        for spec in specs:
+            if not isinstance(spec, ChildSpec):
+                msg = f"children: expected ChildSpec items, got {spec!r}"
+                raise TypeError(msg)
+        if backoff is not None and not isinstance(backoff, Backoff):
+            msg = f"backoff: expected a Backoff or None, got {backoff!r}"
+            raise TypeError(msg)
         ids = [spec.id for spec in specs]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
@@ -108,6 +115,9 @@ class Supervisor(Actor):
 
     def start_child(self, spec: ChildSpec) -> ChildHandle:
         """Add and start a child; returns its handle. Raises if the id is taken or start fails."""
+        if not isinstance(spec, ChildSpec):
+            msg = f"spec: expected a ChildSpec, got {spec!r}"
+            raise TypeError(msg)
         if spec.id in self._children:
             msg = f"child id {spec.id!r} is already in use under {self.path}"
             raise ValueError(msg)
@@ -211,7 +221,13 @@ class Supervisor(Actor):
         ids = affected_children(self.strategy, list(self._children), spec.id)
         siblings = [self._children[i] for i in ids if i != spec.id]
         for sibling in reversed(siblings):
-            self._stop_child(sibling, why="", restarting=True)
+            if sibling.spec.restart == "temporary":  # never restarted, even along with a sibling
+                self._stop_child(sibling, why=f"child {sibling.spec.id!r} is temporary and was "
+                                 f"stopped along with {spec.id!r}")
+                self._delete(sibling)
+            else:
+                self._stop_child(sibling, why="", restarting=True)
+        ids = [i for i in ids if i in self._children]
         for i in ids:
             self._children[i].handle.restarting()
             self._children[i].status = "restarting"
@@ -256,10 +272,16 @@ class Supervisor(Actor):
 
     def _start_child(self, child: _Child) -> None:
         spec = child.spec
-        ref = self.spawn(
-            spec.actor_cls, *spec.args, name=spec.id,
-            dispatcher=spec.dispatcher or "pooled", shutdown=spec.shutdown, **(spec.kwargs or {}),
-        )
+        try:
+            ref = self.spawn(
+                spec.actor_cls, *spec.args, name=spec.id, dispatcher=spec.dispatcher or "pooled",
+                shutdown=spec.shutdown, **(spec.kwargs or {}),
+            )
+        except ActorStartError:
+            raise
+        except Exception as exc:  # the constructor raised (bad args), or spawn refused
+            msg = f"{self.path}/{spec.id}: could not be created: {exc!r}"
+            raise ActorStartError(msg) from exc
         child.ref = ref
         child.status = "running"
         child.started_at = self.system.clock.monotonic()
@@ -269,8 +291,8 @@ class Supervisor(Actor):
     def _restart(self, ids: list[str]) -> None:
         for i in ids:
             child = self._children.get(i)
-            if child is None or child.ref is not None:
-                continue
+            if child is None or child.ref is not None or child.status != "restarting":
+                continue  # deleted, restarted by hand, or terminated meanwhile
             try:
                 self._start_child(child)
             except ActorStartError as exc:
@@ -284,7 +306,13 @@ class Supervisor(Actor):
                 delay = self.backoff.delay(child.attempts, self._random.random()) \
                     if self.backoff is not None else 0.0
                 child.attempts += 1
-                self.timers.start_single_timer(("restart", i), _RestartDue((i,)), delay)
+                self.system.event_stream.publish(
+                    ChildRestarted(self.path, i, child.attempts, delay)
+                )
+                if delay > 0:
+                    self.timers.start_single_timer(("restart", i), _RestartDue((i,)), delay)
+                else:  # at once, as without a failure: not when a (manual) clock next moves
+                    self.actor_ref.tell(_RestartDue((i,)))
 
     def _stop_child(self, child: _Child, *, why: str, restarting: bool = False) -> None:
         ref, child.ref = child.ref, None
