@@ -15,7 +15,6 @@ import concurrent.futures
 import logging
 import sys
 import threading
-import uuid
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
@@ -102,7 +101,6 @@ class Actor(pykka.Actor):
                    "or Actor.spawn(), not instantiated directly")
             raise TypeError(msg)
         _spawning.ctx = None
-        self.actor_urn = uuid.uuid4().urn
         self.actor_inbox = ctx.mailbox
         self.actor_stopped = StopFlag()
         self._gr_system = ctx.system
@@ -132,6 +130,15 @@ class Actor(pykka.Actor):
         """This actor's ref."""
         ref: ActorRef[Self] = self._gr_ref
         return ref
+
+    @property
+    def actor_urn(self) -> str:
+        """The actor's unique URN (its ref's)."""
+        return self._gr_ref.actor_urn
+
+    @actor_urn.setter
+    def actor_urn(self, value: str) -> None:
+        self._gr_ref.actor_urn = value
 
     @property
     def system(self) -> ActorSystem:

@@ -22,7 +22,7 @@ _lock = threading.Lock()
 
 def is_greenroom_actor(cls: type) -> bool:
     """Whether `cls` already runs on greenroom's runtime."""
-    return isinstance(cls, type) and issubclass(cls, Actor)
+    return isinstance(cls, type) and Actor in cls.__mro__  # faster than ABCMeta's issubclass
 
 
 def adapt(cls: type[pykka.Actor]) -> type[Actor]:

@@ -8,6 +8,8 @@ whether the actor is still there.
 from __future__ import annotations
 
 import threading
+import uuid
+import weakref
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import pykka
@@ -70,9 +72,26 @@ class ActorRef(pykka.ActorRef[A]):
     """Reference to a greenroom actor: `tell`, `ask`, `stop`, `proxy`, plus its `path`."""
 
     def __init__(self, actor: A) -> None:
-        super().__init__(actor)
+        # pykka's fields, set here so that the URN can be made lazily (uuid4 is a third of the
+        # cost of a spawn, and most refs never show their URN).
+        self._actor_weakref = weakref.ref(actor)
+        self.actor_class = type(actor)
+        self.actor_inbox = actor.actor_inbox
+        self.actor_stopped = actor.actor_stopped
         gr_actor: Actor = actor  # type: ignore[assignment]
         self.path: str = gr_actor._gr_path
+        self._urn: str | None = None
+
+    @property
+    def actor_urn(self) -> str:
+        """The actor's unique URN (a uuid4 URN, made on first use)."""
+        if self._urn is None:
+            self._urn = uuid.uuid4().urn
+        return self._urn
+
+    @actor_urn.setter
+    def actor_urn(self, value: str) -> None:
+        self._urn = value
 
     def __repr__(self) -> str:
         return f"<ActorRef {self.path}>"
