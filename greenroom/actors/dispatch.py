@@ -98,7 +98,7 @@ class ThreadDispatcher:
 class PooledDispatcher:
     """Many actors on `size` worker threads, fair batches of `throughput` messages."""
 
-    def __init__(self, size: int, throughput: int = 16, name: str = "greenroom") -> None:
+    def __init__(self, size: int, throughput: int = 64, name: str = "greenroom") -> None:
         if size < 1:
             msg = f"pool_size must be >= 1, got {size}"
             raise ValueError(msg)

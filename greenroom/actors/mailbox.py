@@ -86,7 +86,7 @@ class Mailbox:
 
     def put(self, envelope: Envelope[Any], /) -> None:
         """Enqueue, or refuse at once; raises `MailboxFull` only for a `tell` under `fail`."""
-        if is_system(envelope.message):
+        if isinstance(envelope.message, SYSTEM_TYPES):
             self._put_system(envelope, hand_back=False)
         else:
             self._put_user(envelope, hand_back=False)
@@ -115,8 +115,11 @@ class Mailbox:
         return True
 
     def _put_user(self, envelope: Envelope[Any], *, hand_back: bool) -> bool:
+        # Hot path: explicit acquire/release costs half of a `with` block on CPython 3.11.
         evicted: Envelope[Any] | None = None
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             user = self._user
             if self._state != _OPEN:
                 outcome = "dead"
@@ -130,6 +133,8 @@ class Mailbox:
                     user = self._user = deque()
                 user.append(envelope)
                 outcome = "wake" if self._mark() else "queued"
+        finally:
+            lock.release()
         if outcome == "wake":
             self._wake()
         elif outcome == "dead":
@@ -142,13 +147,17 @@ class Mailbox:
 
     def take(self) -> Envelope[Any] | None:
         """Next envelope, system lane first, or None (and the mailbox goes idle)."""
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             if self._system:
                 return self._system.popleft()
             if self._user and self._state == _OPEN:
                 return self._user.popleft()
             self._idle()
             return None
+        finally:
+            lock.release()
 
     def empty(self) -> bool:
         """Whether no message waits."""
@@ -257,11 +266,15 @@ class PooledMailbox(Mailbox):
 
     def release(self) -> bool:
         """End a turn: True (still scheduled) if work remains, else go idle."""
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             if self._system or (self._user and self._state == _OPEN):
                 return True
             self._scheduled = False
             return False
+        finally:
+            lock.release()
 
     def _mark(self) -> bool:
         if self._scheduled:
