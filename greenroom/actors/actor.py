@@ -41,7 +41,7 @@ __all__ = ["Actor"]
 
 logger = logging.getLogger("greenroom.actors")
 
-_RUNNING, _TERMINATING, _DEAD = 0, 1, 2
+RUNNING, TERMINATING, DEAD = 0, 1, 2
 
 
 class SpawnContext:
@@ -109,7 +109,7 @@ class Actor(pykka.Actor):
         self._gr_path = ctx.path
         self._gr_dispatcher = ctx.dispatcher
         self._gr_shutdown = ctx.shutdown
-        self._gr_state = _RUNNING
+        self._gr_state = RUNNING
         self._gr_children: dict[str, ActorRef[Any]] | None = None
         self._gr_timers: TimerScheduler | None = None
         self._gr_pipes: set[concurrent.futures.Future[Any]] | None = None
@@ -244,7 +244,7 @@ class Actor(pykka.Actor):
         if isinstance(message, SYSTEM_TYPES):
             self._gr_handle_system(envelope)
             return
-        if self._gr_state != _RUNNING:
+        if self._gr_state != RUNNING:
             self.actor_inbox.refuse_all([envelope], "recipient stopped")
             return
         if type(message) is TimerFired:
@@ -284,7 +284,7 @@ class Actor(pykka.Actor):
                 envelope.reply_to.set(None)
         elif isinstance(message, ChildTerminated):
             self._gr_remove_child(message.ref)
-            if self._gr_state != _RUNNING:
+            if self._gr_state != RUNNING:
                 self._gr_refuse_orphans(message)
                 return
             try:
@@ -308,7 +308,7 @@ class Actor(pykka.Actor):
             self.on_start()
         except BaseException as exc:  # reported to spawn(), which raises it
             logger.error("%s failed to start", self._gr_path, exc_info=exc)
-            self._gr_state = _TERMINATING
+            self._gr_state = TERMINATING
             self.actor_stopped.set()
             self._gr_stop_children()
             self._gr_finalize(exc, notify=False)
@@ -325,9 +325,9 @@ class Actor(pykka.Actor):
         self._gr_terminate(exc if exc is not None else RuntimeError("unknown failure"))
 
     def _gr_terminate(self, reason: BaseException | None) -> None:
-        if self._gr_state != _RUNNING:
+        if self._gr_state != RUNNING:
             return
-        self._gr_state = _TERMINATING
+        self._gr_state = TERMINATING
         self.actor_stopped.set()
         unhandled = self.actor_inbox.close_user()
         if reason is not None and self._gr_parent is not None:
@@ -353,7 +353,7 @@ class Actor(pykka.Actor):
 
     def _gr_kill(self, reason: BaseException) -> None:
         """Force the actor dead from another thread (it did not stop in time)."""
-        self._gr_state = _DEAD
+        self._gr_state = DEAD
         self.actor_stopped.set()
         if self._gr_timers is not None:
             self._gr_timers.cancel_all()
@@ -367,7 +367,7 @@ class Actor(pykka.Actor):
         pending = self.actor_inbox.close()
         if pending is None:
             return
-        self._gr_state = _DEAD
+        self._gr_state = DEAD
         try:
             self._gr_on_dead(reason)
         except Exception:
@@ -386,10 +386,6 @@ class Actor(pykka.Actor):
     def _gr_remove_child(self, ref: ActorRef[Any]) -> None:
         if self._gr_children is not None and self._gr_children.get(ref.path) is ref:
             del self._gr_children[ref.path]
-
-    @property
-    def _gr_dead(self) -> bool:
-        return self._gr_state == _DEAD
 
     def __str__(self) -> str:
         return f"{type(self).__name__} ({self._gr_path})"

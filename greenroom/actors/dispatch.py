@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+from greenroom.actors.actor import DEAD
 from greenroom.actors.envelope import current_actor_ref, set_current_actor_ref
 from greenroom.actors.errors import ActorStartError
 from greenroom.actors.future import set_blocking_hook
@@ -86,7 +87,7 @@ class ThreadDispatcher:
     def _loop(actor: Actor) -> None:
         inbox = actor.actor_inbox
         assert isinstance(inbox, ThreadMailbox)
-        while not actor._gr_dead:
+        while actor._gr_state != DEAD:
             envelope = inbox.get()
             if envelope is not None:
                 actor._gr_handle(envelope)
@@ -169,6 +170,8 @@ class PooledDispatcher:
         return back
 
     def _retire(self) -> bool:
+        if self._live <= self._wanted:  # unlocked read: the common case needs no pool lock
+            return False
         with self._lock:
             if self._live > self._wanted:
                 self._live -= 1
@@ -194,12 +197,18 @@ class PooledDispatcher:
     def _turn(self, actor: Actor, throughput: int) -> None:
         inbox = actor.actor_inbox
         assert isinstance(inbox, PooledMailbox)
-        for _ in range(throughput):
-            envelope = inbox.take()
+        if not inbox.fill(throughput):
+            return
+        while True:
+            urgent = inbox.take_system()
+            while urgent is not None:
+                actor._gr_handle(urgent)
+                urgent = inbox.take_system()
+            if actor._gr_state == DEAD:
+                return
+            envelope = inbox.next_inflight()
             if envelope is None:
-                return
+                break
             actor._gr_handle(envelope)
-            if actor._gr_dead:
-                return
         if inbox.release():
             self._runq.put(actor)

@@ -54,6 +54,17 @@ def refuse(
         publish(DeadLetter(envelope.message, recipient, reason))
 
 
+def _drain(lane: deque[Envelope[Any]] | None) -> list[Envelope[Any]]:
+    """Empty a lane with popleft, so an envelope popped concurrently is taken exactly once."""
+    taken: list[Envelope[Any]] = []
+    while lane:
+        try:
+            taken.append(lane.popleft())
+        except IndexError:
+            break
+    return taken
+
+
 def is_system(message: object) -> bool:
     """Whether a message travels in the system lane."""
     return isinstance(message, SYSTEM_TYPES)
@@ -62,14 +73,15 @@ def is_system(message: object) -> bool:
 class Mailbox:
     """The shared logic of both mailbox kinds: lanes, bounds, overflow, close and refusal."""
 
-    __slots__ = ("_lock", "_owner", "_publish", "_recipient", "_state", "_system", "_user",
-                 "capacity", "overflow")
+    __slots__ = ("_inflight", "_lock", "_owner", "_publish", "_recipient", "_state", "_system",
+                 "_user", "capacity", "overflow")
 
     def __init__(self, capacity: int | None = None, overflow: Overflow = "drop_new") -> None:
         self.capacity = capacity
         self.overflow: Overflow = overflow
         self._user: deque[Envelope[Any]] | None = None
         self._system: deque[Envelope[Any]] | None = None
+        self._inflight: deque[Envelope[Any]] | None = None  # taken for a turn, not yet handled
         self._lock = threading.Lock()
         self._state = _OPEN
         self._recipient: pykka.ActorRef[Any] | None = None
@@ -161,10 +173,10 @@ class Mailbox:
 
     def empty(self) -> bool:
         """Whether no message waits."""
-        return not self._system and not self._user
+        return not self._system and not self._user and not self._inflight
 
     def __len__(self) -> int:
-        return len(self._system or ()) + len(self._user or ())
+        return len(self._system or ()) + len(self._inflight or ()) + len(self._user or ())
 
     @property
     def closed(self) -> bool:
@@ -177,7 +189,7 @@ class Mailbox:
             if self._state != _OPEN:
                 return []
             self._state = _TERMINATING
-            pending = list(self._user or ())
+            pending = _drain(self._inflight) + _drain(self._user)
             self._user = None
         return pending
 
@@ -187,7 +199,7 @@ class Mailbox:
             if self._state == _CLOSED:
                 return None
             self._state = _CLOSED
-            pending = list(self._system or ()) + list(self._user or ())
+            pending = _drain(self._system) + _drain(self._inflight) + _drain(self._user)
             self._system = self._user = None
         self._wake()
         self._owner = None
@@ -264,12 +276,53 @@ class PooledMailbox(Mailbox):
         """Non-blocking: the next envelope or None."""
         return self.take()
 
+    def fill(self, limit: int) -> bool:
+        """Start a turn: move up to `limit` user envelopes, under one lock, to the in-flight
+        batch (still part of the mailbox, so a failing actor sees them as unhandled).
+
+        Returns False, and the mailbox goes idle, when there is nothing to do.
+        """
+        lock = self._lock
+        lock.acquire()
+        try:
+            user = self._user
+            if user and self._state == _OPEN:
+                inflight = self._inflight
+                if inflight is None:
+                    inflight = self._inflight = deque()
+                popleft = user.popleft
+                for _ in range(min(limit, len(user))):
+                    inflight.append(popleft())
+            if self._system or self._inflight:
+                return True
+            self._scheduled = False
+            return False
+        finally:
+            lock.release()
+
+    def next_inflight(self) -> Envelope[Any] | None:
+        """The next envelope of the current turn (only the turn's own thread pops it)."""
+        inflight = self._inflight
+        if not inflight:
+            return None
+        try:
+            return inflight.popleft()
+        except IndexError:  # drained by a kill from another thread
+            return None
+
+    def take_system(self) -> Envelope[Any] | None:
+        """The next system-lane envelope, if one is waiting (stop jumps a taken batch too)."""
+        if not self._system:  # unlocked peek: an append is atomic, and a miss is caught later
+            return None
+        with self._lock:
+            return self._system.popleft() if self._system else None
+
     def release(self) -> bool:
         """End a turn: True (still scheduled) if work remains, else go idle."""
         lock = self._lock
         lock.acquire()
         try:
-            if self._system or (self._user and self._state == _OPEN):
+            if self._system or self._inflight or (self._user and self._state == _OPEN):
                 return True
             self._scheduled = False
             return False

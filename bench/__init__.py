@@ -1,0 +1,1 @@
+"""Benchmarks; run one from the repository root, e.g. `python -m bench.kernel`."""
