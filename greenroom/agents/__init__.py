@@ -1,0 +1,51 @@
+"""Agents: the invocation contract, prompt framing, the OpenAI-compatible client, model lookup.
+
+An agent is an async callable `agent(invocation) -> str`; tools run only through
+`invocation.call_tool`, so governance sees every call whatever framework made it.
+"""
+
+from greenroom.agents.framing import (
+    DEFAULT_MAX_PAYLOAD_CHARS,
+    PAYLOAD_TAG,
+    build_messages,
+    context_blocks,
+    frame_payload,
+    render_payload,
+    trigger_message,
+)
+from greenroom.agents.invocation import (
+    Agent,
+    DirectToolGate,
+    Invocation,
+    ToolCallError,
+    ToolDenied,
+    ToolGate,
+)
+from greenroom.agents.openai import (
+    DEFAULT_OPENAI_BASE_URL,
+    ModelConfigError,
+    ModelError,
+    OpenAIChatAgent,
+    resolve_model,
+)
+
+__all__ = [
+    "DEFAULT_MAX_PAYLOAD_CHARS",
+    "DEFAULT_OPENAI_BASE_URL",
+    "PAYLOAD_TAG",
+    "Agent",
+    "DirectToolGate",
+    "Invocation",
+    "ModelConfigError",
+    "ModelError",
+    "OpenAIChatAgent",
+    "ToolCallError",
+    "ToolDenied",
+    "ToolGate",
+    "build_messages",
+    "context_blocks",
+    "frame_payload",
+    "render_payload",
+    "resolve_model",
+    "trigger_message",
+]
