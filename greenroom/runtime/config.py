@@ -644,6 +644,8 @@ class ProcessConfig(_Config):
     max_consecutive_failures: int = Field(default=3, ge=1)
     restart_policy: Literal["always", "on_failure", "never"] = "never"
     max_restarts: int = Field(default=3, ge=0)
+    max_queue_size: int = Field(default=1000, ge=1)
+    drain_timeout: float = Field(default=5.0, ge=0)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
     mission: MissionConfig = Field(default_factory=MissionConfig)

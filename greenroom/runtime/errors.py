@@ -56,6 +56,26 @@ class ProcessStateError(RuntimeBaseError, ValueError):
         )
 
 
+class ProcessNotAcceptingError(ProcessStateError):
+    """An operation (such as `inject`) that the process's current state does not allow.
+
+    `attempted_state` names the operation; `allowed` the states in which it is accepted.
+    """
+
+    def __init__(
+        self,
+        current_state: str,
+        attempted_state: str,
+        allowed: Iterable[str],
+        process_id: str | None = None,
+    ) -> None:
+        super().__init__(current_state, attempted_state, allowed, process_id)
+        who = f"process {process_id!r}" if process_id else "process"
+        states = ", ".join(self.allowed)
+        self.args = (f"{who} is {current_state!r}: {attempted_state} is accepted only while "
+                     f"{states}",)
+
+
 class InboxError(RuntimeBaseError, ValueError):
     """A message the inbox refuses; the inbox is left unchanged."""
 

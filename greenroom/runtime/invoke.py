@@ -1,0 +1,58 @@
+"""Turning a trigger event into one agent run: resolve the agent, build the invocation, run it.
+
+The process actor calls `prepare_run` in its own turn (it reads the record) and hands
+`run_agent(...)` to the io loop. Each run gets its own copy of the conversation, so concurrent
+runs never share a buffer; the actor appends the prompt and reply when the run is done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from greenroom.agents.framing import build_messages
+from greenroom.agents.invocation import DirectToolGate, Invocation
+from greenroom.agents.openai import resolve_model
+
+if TYPE_CHECKING:
+    from greenroom.runtime.record import ProcessRecord
+    from greenroom.triggers.event import TriggerEvent
+
+__all__ = ["AgentCallable", "prepare_run", "resolve_agent", "run_agent"]
+
+AgentCallable: TypeAlias = Callable[[Invocation], Awaitable[Any]]
+
+
+def resolve_agent(model: str | Callable[..., Any] | None) -> AgentCallable:
+    """The agent for `ProcessConfig.model`: a callable, or a provider string's client.
+
+    Raises `ValueError` naming the field when no agent is configured, `ModelConfigError` when a
+    provider string cannot be served (unknown provider, missing key).
+    """
+    if model is None:
+        msg = "ProcessConfig.model: no agent configured (give an async callable or " \
+              "'openai:<model>')"
+        raise ValueError(msg)
+    return resolve_model(model)
+
+
+def prepare_run(record: ProcessRecord, event: TriggerEvent) -> tuple[Invocation, dict[str, Any]]:
+    """The invocation for `event`, and the trigger message to keep in the conversation."""
+    state = record.context.state_snapshot()
+    messages = build_messages(
+        event,
+        conversation=record.conversation.get_messages(),
+        instructions=record.config.instructions,
+        state=state or None,
+    )
+    gate = DirectToolGate(record.config.tools)
+    invocation = Invocation(
+        messages=messages, gate=gate, event=event, context=record.context, tools=gate.specs,
+    )
+    return invocation, messages[-1]
+
+
+async def run_agent(agent: AgentCallable, invocation: Invocation) -> str:
+    """Run the agent on the io loop; the final reply as text."""
+    reply = await agent(invocation)
+    return reply if isinstance(reply, str) else str(reply)

@@ -1,0 +1,86 @@
+"""The messages a `ProcessActor` understands (its protocol), and what it emits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from greenroom.actors.future import Future
+    from greenroom.triggers.event import TriggerEvent
+
+__all__ = [
+    "DrainExpired",
+    "Inject",
+    "InvocationDone",
+    "ResumeProcess",
+    "StartProcess",
+    "StatusRequest",
+    "StopProcess",
+    "SuspendProcess",
+    "TriggerFired",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StartProcess:
+    """Start (or restart by hand): resolve the agent, then RUNNING. Asked; replies status."""
+
+
+@dataclass(frozen=True, slots=True)
+class StopProcess:
+    """Graceful stop: no new run; runs in flight get `drain_timeout` s, then are cancelled.
+
+    The actor completes `done` (if given) with the stop report once the process is STOPPED.
+    """
+
+    drain_timeout: float
+    done: Future[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SuspendProcess:
+    """RUNNING -> SUSPENDED: events keep queueing, runs in flight finish."""
+
+    reason: str = "manual"
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeProcess:
+    """SUSPENDED -> RUNNING: the queue drains."""
+
+    reason: str = "manual"
+
+
+@dataclass(frozen=True, slots=True)
+class Inject:
+    """Queue an event by hand; refused (ProcessStateError) unless running or suspended."""
+
+    event: TriggerEvent
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerFired:
+    """A trigger actor saw its condition; dead-lettered if the process cannot take it."""
+
+    event: TriggerEvent
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationDone:
+    """The outcome of one agent run, piped back from the io loop."""
+
+    run_id: int
+    reply: str | None = None
+    error: BaseException | None = None
+    cancelled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DrainExpired:
+    """The stop's drain time is over: cancel what still runs."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRequest:
+    """Asked: the process's status dict."""

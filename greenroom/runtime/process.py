@@ -1,0 +1,247 @@
+"""`AgentProcess`: the async facade of one agent process (seed API), over its actors.
+
+Each method sends a message to the process's `ProcessActor`, through the stable handle of its
+`ProcessSupervisor`, and awaits the reply. Used alone (`async with AgentProcess(...)`) it owns an
+`ActorSystem`; inside an `AgentRuntime` it lives in the runtime's system, under its supervisor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, Self
+
+import pykka
+
+from greenroom.actors.future import Future
+from greenroom.actors.system import ActorSystem
+from greenroom.runtime.errors import ProcessNotAcceptingError
+from greenroom.runtime.lifecycle import ProcessLifecycle, ProcessState
+from greenroom.runtime.messages import (
+    Inject,
+    ResumeProcess,
+    StartProcess,
+    StatusRequest,
+    StopProcess,
+    SuspendProcess,
+)
+from greenroom.runtime.process_actor import Emit, ProcessActor
+from greenroom.runtime.record import ProcessRecord
+from greenroom.supervision.spec import Backoff, ChildSpec
+from greenroom.supervision.supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from greenroom.actors.clock import Clock
+    from greenroom.runtime.config import ProcessConfig
+    from greenroom.runtime.context import AgentContext
+    from greenroom.supervision.handle import ChildHandle
+    from greenroom.triggers.event import TriggerEvent
+
+__all__ = ["AgentProcess", "process_supervisor_spec"]
+
+RESTART_BACKOFF = Backoff(min=1.0, max=60.0, jitter=0.1, reset_after=3600.0)
+"""Delay before an automatic restart: 1 s, doubling per restart, at most 60 s."""
+
+RESTART_WINDOW = 365 * 24 * 3600.0
+"""`max_restarts` counts restarts over the process's life, not per short window as in OTP."""
+
+STOP_GRACE = 30.0
+"""Seconds past the drain time a stop waits for the process's report before giving up."""
+
+
+def process_supervisor_spec(record: ProcessRecord, emit: Emit | None = None) -> ChildSpec:
+    """The `ProcessSupervisor` of a process, as a (temporary) child spec for a runtime."""
+    config = record.config
+    return ChildSpec(
+        f"process-{record.name}",
+        Supervisor,
+        kwargs={
+            "children": [ChildSpec("process", ProcessActor, args=(record, emit),
+                                   restart="transient")],
+            "max_restarts": config.max_restarts,
+            "within": RESTART_WINDOW,
+            "backoff": RESTART_BACKOFF,
+        },
+        restart="temporary",
+        shutdown=config.drain_timeout + STOP_GRACE,
+    )
+
+
+class AgentProcess:
+    """A long-lived agent process: start, stop, suspend, resume, inject, status."""
+
+    def __init__(
+        self,
+        name: str,
+        config: ProcessConfig,
+        *,
+        process_id: str | None = None,
+        event_bus: Any = None,
+        broker: Any = None,
+        runtime: Any = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.event_bus = event_bus
+        self.broker = broker
+        self.runtime = runtime
+        self._owns_system = runtime is None
+        self._system: ActorSystem = (
+            ActorSystem(name=f"process-{name}", clock=clock) if runtime is None
+            else runtime.system
+        )
+        self._record = ProcessRecord(
+            name, config, process_id=process_id, clock=self._system.clock
+        )
+        self._emit: Emit | None = None
+        self._supervisor: pykka.ActorRef[Any] | None = None
+        self._handle: ChildHandle | None = None
+
+    def __repr__(self) -> str:
+        return f"<AgentProcess {self.name!r} {self.state.value}>"
+
+    # Properties --------------------------------------------------------------------------------
+
+    @property
+    def process_id(self) -> str:
+        """The process's unique id."""
+        return self._record.process_id
+
+    @property
+    def state(self) -> ProcessState:
+        """The current lifecycle state."""
+        return self._record.lifecycle.state
+
+    @property
+    def lifecycle(self) -> ProcessLifecycle:
+        """The lifecycle state machine (for inspection)."""
+        return self._record.lifecycle
+
+    @property
+    def context(self) -> AgentContext:
+        """The agent's context (state, memory, files, env)."""
+        return self._record.context
+
+    @property
+    def system(self) -> ActorSystem:
+        """The actor system the process runs in."""
+        return self._system
+
+    @property
+    def record(self) -> ProcessRecord:
+        """The process's state, shared by its actor's incarnations."""
+        return self._record
+
+    # Operations ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Resolve the agent and begin processing: CREATED/STOPPED/FAILED -> RUNNING.
+
+        Raises `ProcessStateError` from a state that cannot start, `ValueError` (or the model's
+        configuration error) when the agent cannot be built; the process is then FAILED.
+        """
+        handle = await asyncio.to_thread(self._ensure_actors)
+        await handle.ask(StartProcess(), block=False)
+
+    async def stop(self, drain_timeout: float | None = None) -> dict[str, Any]:
+        """Stop gracefully: no new run; runs in flight get `drain_timeout` s (default: the
+        config's `drain_timeout`), then are cancelled. Returns what was cancelled or left queued
+        (both kept as dead letters). A user's stop never triggers a restart.
+        """
+        drain = self.config.drain_timeout if drain_timeout is None else drain_timeout
+        if self._handle is None or not self._handle.is_alive():
+            return self._stopped_without_actor()
+        done: Future[dict[str, Any]] = Future()
+        try:
+            await self._handle.ask(StopProcess(drain, done), block=False)
+        except pykka.ActorDeadError:
+            return self._stopped_without_actor()
+        report: dict[str, Any] = await asyncio.wait_for(_wait(done), drain + STOP_GRACE)
+        return report
+
+    async def suspend(self, reason: str = "manual") -> None:
+        """RUNNING -> SUSPENDED: triggers keep firing and events queue; runs in flight finish."""
+        await self._require_handle("suspend").ask(SuspendProcess(reason), block=False)
+
+    async def resume(self, reason: str = "manual") -> None:
+        """SUSPENDED -> RUNNING: queued events run in arrival order."""
+        await self._require_handle("resume").ask(ResumeProcess(reason), block=False)
+
+    async def inject(self, event: TriggerEvent) -> bool:
+        """Queue an event by hand. True if queued; False if the queue was full (the event is
+        then a dead letter). Raises `ProcessStateError` unless running or suspended.
+        """
+        queued: bool = await self._require_handle("inject").ask(Inject(event), block=False)
+        return queued
+
+    def status(self) -> dict[str, Any]:
+        """The status dict (from the actor, or from the record if no actor runs)."""
+        handle = self._handle
+        if handle is not None and handle.is_alive():
+            try:
+                status: dict[str, Any] = handle.ask(StatusRequest(), timeout=10.0)
+            except pykka.ActorDeadError:
+                pass
+            else:
+                return status
+        return self._record.status()
+
+    async def close(self) -> None:
+        """Stop the process and release its actors (and its own actor system, if any)."""
+        await self.stop()
+        if self._supervisor is not None and self._supervisor.is_alive():
+            await asyncio.to_thread(self._system.stop, self._supervisor)
+        if self._owns_system:
+            await asyncio.to_thread(self._system.shutdown)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # Internals ---------------------------------------------------------------------------------
+
+    def bind_emitter(self, emit: Emit) -> None:
+        """Where the process's runtime events go (set by the runtime before the first start)."""
+        self._emit = emit
+
+    def _ensure_actors(self) -> ChildHandle:
+        if self._handle is not None and self._handle.is_alive():
+            return self._handle
+        spec = process_supervisor_spec(self._record, self._emit)
+        if self.runtime is not None:
+            self._handle = self.runtime._start_process_supervisor(spec)
+            return self._handle
+        kwargs = spec.kwargs or {}
+        self._supervisor = self._system.spawn(Supervisor, name=spec.id, **kwargs)
+        self._handle = self._supervisor.proxy().child_ref("process").get()
+        return self._handle
+
+    def _require_handle(self, operation: str) -> ChildHandle:
+        handle = self._handle
+        if handle is None or not handle.is_alive():
+            raise ProcessNotAcceptingError(
+                self.state.value, operation, ["running", "suspended"], self.name
+            )
+        return handle
+
+    def _stopped_without_actor(self) -> dict[str, Any]:
+        lifecycle = self._record.lifecycle
+        if lifecycle.state == ProcessState.CREATED:
+            lifecycle.transition(ProcessState.STOPPED, reason="stop")
+        left = self._record.queue.bury_all("process stopped")
+        return {"name": self.name, "state": lifecycle.state.value, "cancelled": [],
+                "dead_lettered": [event.event_id for event in left]}
+
+
+async def _wait(future: Future[dict[str, Any]]) -> dict[str, Any]:
+    return await future

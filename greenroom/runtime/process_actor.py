@@ -1,0 +1,360 @@
+"""`ProcessActor`: one agent process's lifecycle, trigger queue and invocation dispatch.
+
+It never awaits: each agent run is a coroutine handed to the system's io loop, and its outcome
+comes back as an `InvocationDone` message, so the actor answers status, suspend or stop at once
+while a model call takes seconds. An invocation that raises is a failed run, not an actor crash.
+After `max_consecutive_failures` failed runs in a row the process is FAILED; with the restart
+policy `on_failure` or `always` the actor then fails on purpose, and its `ProcessSupervisor`
+restarts it (with backoff, up to `max_restarts`). State lives in the `ProcessRecord`, which the
+next incarnation picks up: nothing queued or in flight is lost across a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from greenroom.actors.actor import Actor
+from greenroom.runtime.errors import ProcessNotAcceptingError
+from greenroom.runtime.invoke import prepare_run, resolve_agent, run_agent
+from greenroom.runtime.lifecycle import ProcessState
+from greenroom.runtime.messages import (
+    DrainExpired,
+    Inject,
+    InvocationDone,
+    ResumeProcess,
+    StartProcess,
+    StatusRequest,
+    StopProcess,
+    SuspendProcess,
+    TriggerFired,
+)
+
+if TYPE_CHECKING:
+    import concurrent.futures
+
+    from greenroom.actors.future import Future
+    from greenroom.runtime.invoke import AgentCallable
+    from greenroom.runtime.record import ProcessRecord
+    from greenroom.triggers.event import TriggerEvent
+
+__all__ = ["ProcessActor", "ProcessFailedError"]
+
+logger = logging.getLogger("greenroom.runtime")
+
+Emit = Callable[[str, dict[str, Any]], None]
+
+_S = ProcessState
+_ACCEPTING = frozenset({_S.RUNNING, _S.SUSPENDED})
+
+
+class ProcessFailedError(RuntimeError):
+    """Raised inside a FAILED process's actor so that its supervisor restarts it."""
+
+
+@dataclass(slots=True)
+class _Run:
+    event: TriggerEvent
+    handle: concurrent.futures.Future[str]
+    prompt: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Heartbeat:
+    """Periodic check of `idle_timeout` and `max_lifetime`."""
+
+
+def _no_emit(event_type: str, data: dict[str, Any]) -> None:
+    del event_type, data
+
+
+class ProcessActor(Actor):
+    """Runs one agent process; see the module docstring."""
+
+    def __init__(self, record: ProcessRecord, emit: Emit | None = None) -> None:
+        super().__init__()
+        self.record = record
+        self._emit_fn = emit or _no_emit
+        self._agent: AgentCallable | None = None
+        self._runs: dict[int, _Run] = {}
+        self._run_ids = itertools.count(1)
+        self._stopping = False
+        self._stop_waiters: list[Future[dict[str, Any]]] = []
+        self._cancelled: list[str] = []
+        self._last_activity = 0.0
+
+    # Lifecycle hooks ------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        """A fresh incarnation: re-queue what the last one had in flight; restart if FAILED."""
+        record = self.record
+        orphans = list(record.inflight.values())
+        record.inflight.clear()
+        record.queue.requeue_first(orphans)
+        if record.lifecycle.state == _S.FAILED and record.restart_pending:
+            record.restart_pending = False
+            record.restart_count += 1
+            self._start_process("restart")
+            self._emit("process.restarted", {"restart_count": record.restart_count})
+
+    def on_stop(self) -> None:
+        """Cancel runs still on the io loop (a next incarnation re-queues their events)."""
+        self._cancel_runs()
+
+    def on_failure(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        """Same as on_stop: the runs die with this incarnation, their events survive."""
+        del exc_type, exc, tb
+        self._cancel_runs()
+
+    # Protocol ---------------------------------------------------------------------------------
+
+    def on_receive(self, message: Any) -> Any:
+        """Dispatch on the process protocol (`greenroom.runtime.messages`)."""
+        match message:
+            case InvocationDone():
+                self._finished(message)
+            case TriggerFired(event=event):
+                self._accept(event, strict=False)
+            case Inject(event=event):
+                return self._accept(event, strict=True)
+            case StatusRequest():
+                return self.status()
+            case StartProcess():
+                self._start_process("manual")
+                return self.status()
+            case StopProcess():
+                self._stop_process(message)
+            case DrainExpired():
+                self._cancel_runs()
+            case _Heartbeat():
+                self._heartbeat()
+            case SuspendProcess(reason=reason):
+                self._suspend(reason)
+            case ResumeProcess(reason=reason):
+                self._resume(reason)
+            case _:
+                return super().on_receive(message)
+        return None
+
+    # Start, stop, suspend, resume ---------------------------------------------------------
+
+    def _start_process(self, reason: str) -> None:
+        record = self.record
+        record.lifecycle.transition(_S.STARTING, reason=reason)
+        try:
+            self._agent = resolve_agent(record.config.model)
+        except Exception as exc:
+            record.last_error = repr(exc)
+            record.lifecycle.transition(_S.FAILED, reason=f"start failed: {exc}")
+            raise
+        record.consecutive_failures = 0
+        record.started_at = self.system.clock.monotonic()
+        self._last_activity = record.started_at
+        record.lifecycle.transition(_S.RUNNING, reason=reason)
+        interval = record.config.heartbeat_interval
+        self.timers.start_periodic_timer("heartbeat", _Heartbeat(), interval)
+        self._emit("process.started", {"reason": reason})
+        self._dispatch()
+
+    def _stop_process(self, request: StopProcess) -> None:
+        record = self.record
+        state = record.lifecycle.state
+        if request.done is not None:
+            self._stop_waiters.append(request.done)
+        if state == _S.STOPPING:
+            return
+        if state == _S.CREATED:
+            record.lifecycle.transition(_S.STOPPED, reason="stop")
+        if state in (_S.CREATED, _S.STOPPED):
+            self._report_stop([], [])
+            return
+        record.lifecycle.transition(_S.STOPPING, reason="stop")
+        self.timers.cancel("heartbeat")
+        self._stopping = True
+        self._cancelled = []
+        if self._runs and request.drain_timeout > 0:
+            self.timers.start_single_timer("drain", DrainExpired(), request.drain_timeout)
+        elif self._runs:
+            self._cancel_runs()
+        else:
+            self._finish_stop()
+
+    def _finish_stop(self) -> None:
+        self._stopping = False
+        self.timers.cancel("drain")
+        left = self.record.queue.bury_all("process stopped")
+        self.record.lifecycle.transition(_S.STOPPED, reason="stop")
+        self.record.started_at = None
+        report = self._report_stop(self._cancelled, [e.event_id for e in left])
+        self._emit("process.stopped", report)
+
+    def _report_stop(self, cancelled: list[str], left: list[str]) -> dict[str, Any]:
+        report = {"name": self.record.name, "state": self.record.lifecycle.state.value,
+                  "cancelled": cancelled, "dead_lettered": left}
+        waiters, self._stop_waiters = self._stop_waiters, []
+        for waiter in waiters:
+            waiter.set(report)
+        return report
+
+    def _suspend(self, reason: str) -> None:
+        self.record.lifecycle.transition(_S.SUSPENDED, reason=reason)
+        self.record.suspend_reason = reason
+        self._emit("process.suspended", {"reason": reason})
+
+    def _resume(self, reason: str) -> None:
+        self.record.lifecycle.transition(_S.RUNNING, reason=reason)
+        self.record.suspend_reason = None
+        self._last_activity = self.system.clock.monotonic()
+        self._emit("process.resumed", {"reason": reason})
+        self._dispatch()
+
+    # Events and runs --------------------------------------------------------------------------
+
+    def _accept(self, event: TriggerEvent, *, strict: bool) -> bool:
+        state = self.record.lifecycle.state
+        if state not in _ACCEPTING:
+            if strict:
+                raise ProcessNotAcceptingError(
+                    state.value, "inject", [s.value for s in _ACCEPTING], self.record.name
+                )
+            self.record.queue.bury(event, f"process {state.value}")
+            return False
+        if not self.record.queue.offer(event):
+            return False
+        if state == _S.SUSPENDED and self.record.suspend_reason == "idle":
+            self._resume("trigger")
+        else:
+            self._dispatch()
+        return True
+
+    def _dispatch(self) -> None:
+        record = self.record
+        agent = self._agent
+        while (agent is not None and record.lifecycle.state == _S.RUNNING
+               and len(self._runs) < record.config.concurrency):
+            event = record.queue.take()
+            if event is None:
+                return
+            run_id = next(self._run_ids)
+            invocation, prompt = prepare_run(record, event)
+            handle = self.system.io.submit(run_agent(agent, invocation))
+            self._runs[run_id] = _Run(event, handle, prompt)
+            record.inflight[run_id] = event
+            handle.add_done_callback(self._reporter(run_id))
+
+    def _reporter(self, run_id: int) -> Callable[[concurrent.futures.Future[str]], None]:
+        me = self.actor_ref
+        return lambda done: me.tell(_outcome(run_id, done))
+
+    def _finished(self, done: InvocationDone) -> None:
+        run = self._runs.pop(done.run_id, None)
+        if run is None:
+            return
+        record = self.record
+        record.inflight.pop(done.run_id, None)
+        self._last_activity = self.system.clock.monotonic()
+        if done.cancelled:
+            record.queue.bury(run.event, "run cancelled")
+            if self._stopping:
+                self._cancelled.append(run.event.event_id)
+        elif done.error is not None:
+            self._run_failed(run, done.error)
+        else:
+            record.invocation_count += 1
+            record.consecutive_failures = 0
+            record.conversation.extend(
+                [run.prompt, {"role": "assistant", "content": done.reply or ""}]
+            )
+            self._emit("invocation.completed", {"event_id": run.event.event_id})
+        if self._stopping:
+            if not self._runs:
+                self._finish_stop()
+        else:
+            self._dispatch()
+
+    def _run_failed(self, run: _Run, error: BaseException) -> None:
+        record = self.record
+        record.failed_invocations += 1
+        record.consecutive_failures += 1
+        record.last_error = repr(error)
+        logger.warning("%s: run of event %s failed: %r", record.name, run.event.event_id, error)
+        self._emit("invocation.failed", {"event_id": run.event.event_id, "error": repr(error)})
+        if (record.consecutive_failures >= record.config.max_consecutive_failures
+                and record.lifecycle.state in _ACCEPTING and not self._stopping):
+            self._fail()
+
+    def _fail(self) -> None:
+        record = self.record
+        reason = f"{record.consecutive_failures} consecutive failed runs"
+        record.lifecycle.transition(_S.FAILED, reason=reason)
+        self.timers.cancel("heartbeat")
+        self._emit("process.failed", {"reason": reason, "error": record.last_error})
+        if record.config.restart_policy == "never":
+            self._cancel_runs()
+            record.queue.bury_all("process failed")
+            return
+        record.restart_pending = True
+        msg = f"process {record.name!r} failed ({reason}); restart policy " \
+              f"{record.config.restart_policy!r}"
+        raise ProcessFailedError(msg)
+
+    def _cancel_runs(self) -> None:
+        for run in self._runs.values():
+            run.handle.cancel()
+
+    # Heartbeat ---------------------------------------------------------------------------------
+
+    def _heartbeat(self) -> None:
+        record = self.record
+        config = record.config
+        now = self.system.clock.monotonic()
+        if record.lifecycle.state != _S.RUNNING or record.started_at is None:
+            return
+        if config.max_lifetime > 0 and now - record.started_at >= config.max_lifetime:
+            self._recycle()
+            return
+        if (config.idle_timeout > 0 and not self._runs and not len(record.queue)
+                and now - self._last_activity >= config.idle_timeout):
+            self._suspend("idle")
+
+    def _recycle(self) -> None:
+        """`max_lifetime` reached: `always` starts afresh (not counted), others stop."""
+        record = self.record
+        if record.config.restart_policy == "always" and not self._runs:
+            record.lifecycle.transition(_S.STOPPING, reason="max_lifetime")
+            record.lifecycle.transition(_S.STOPPED, reason="max_lifetime")
+            self.timers.cancel("heartbeat")
+            self._start_process("recycle")
+            return
+        self._stop_process(StopProcess(record.config.drain_timeout))
+
+    # Status ------------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """The status dict (reference §2.4 keys that apply)."""
+        record = self.record
+        uptime = None
+        if record.started_at is not None:
+            uptime = self.system.clock.monotonic() - record.started_at
+        return record.status(in_flight=len(self._runs), uptime=uptime)
+
+    def _emit(self, event_type: str, data: dict[str, Any]) -> None:
+        try:
+            self._emit_fn(event_type, {"process": self.record.name, **data})
+        except Exception:
+            logger.exception("%s: emitting %s failed", self.record.name, event_type)
+
+
+def _outcome(run_id: int, done: concurrent.futures.Future[str]) -> InvocationDone:
+    if done.cancelled():
+        return InvocationDone(run_id, cancelled=True)
+    error = done.exception()
+    if isinstance(error, asyncio.CancelledError):
+        return InvocationDone(run_id, cancelled=True)
+    if error is not None:
+        return InvocationDone(run_id, error=error)
+    return InvocationDone(run_id, reply=done.result())

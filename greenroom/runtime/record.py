@@ -1,0 +1,132 @@
+"""What a process is, independent of the actor that runs it: state that survives a restart.
+
+A `ProcessActor` incarnation works on its process's `ProcessRecord`; when the supervisor restarts
+the actor, the new incarnation picks up the same record (lifecycle, conversation, context,
+counters and queued events). Only one incarnation runs at a time, so the record needs no lock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from greenroom.runtime.context import AgentContext
+from greenroom.runtime.conversation import ConversationBuffer
+from greenroom.runtime.lifecycle import ProcessLifecycle, TimeSource
+
+if TYPE_CHECKING:
+    from greenroom.runtime.config import ProcessConfig
+    from greenroom.triggers.event import TriggerEvent
+
+__all__ = ["DeadEvent", "ProcessRecord", "RunQueue"]
+
+DEAD_EVENT_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class DeadEvent:
+    """A trigger event the process will not run, and why."""
+
+    event: TriggerEvent
+    reason: str
+
+
+class RunQueue:
+    """Trigger events waiting for a run, in arrival order, bounded.
+
+    An event that does not fit is refused (the caller dead-letters it); nothing is dropped
+    silently. Dead events are kept (the last `DEAD_EVENT_LIMIT`) and counted.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._events: deque[TriggerEvent] = deque()
+        self.dead: deque[DeadEvent] = deque(maxlen=DEAD_EVENT_LIMIT)
+        self.dead_count = 0
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def offer(self, event: TriggerEvent) -> bool:
+        """Queue `event`; False (and dead-lettered) when the queue is full."""
+        if len(self._events) >= self.capacity:
+            self.bury(event, f"queue full ({self.capacity} events)")
+            return False
+        self._events.append(event)
+        return True
+
+    def requeue_first(self, events: list[TriggerEvent]) -> None:
+        """Put events that were taken but never finished back at the head, in order."""
+        self._events.extendleft(reversed(events))
+
+    def take(self) -> TriggerEvent | None:
+        """The oldest waiting event, or None."""
+        return self._events.popleft() if self._events else None
+
+    def bury(self, event: TriggerEvent, reason: str) -> None:
+        """Record an event that will not run."""
+        self.dead.append(DeadEvent(event, reason))
+        self.dead_count += 1
+
+    def bury_all(self, reason: str) -> list[TriggerEvent]:
+        """Dead-letter everything waiting; returns those events."""
+        events = list(self._events)
+        self._events.clear()
+        for event in events:
+            self.bury(event, reason)
+        return events
+
+
+class ProcessRecord:
+    """A process's identity, configuration and state, shared by its actor's incarnations."""
+
+    def __init__(
+        self,
+        name: str,
+        config: ProcessConfig,
+        *,
+        process_id: str | None = None,
+        clock: TimeSource | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.process_id = process_id or uuid.uuid4().hex
+        self.lifecycle = ProcessLifecycle(clock=clock, process_id=self.process_id)
+        ctx = config.context
+        self.context = AgentContext(
+            writable_keys=ctx.writable_keys, initial_state=ctx.initial_state, clock=clock,
+        )
+        self.conversation = ConversationBuffer(ctx.conversation_max_messages)
+        self.queue = RunQueue(config.max_queue_size)
+        self.inflight: dict[int, TriggerEvent] = {}
+        self.restart_pending = False
+        self.invocation_count = 0
+        self.failed_invocations = 0
+        self.consecutive_failures = 0
+        self.restart_count = 0
+        self.started_at: float | None = None
+        self.suspend_reason: str | None = None
+        self.last_error: str | None = None
+
+    def status(self, *, in_flight: int = 0, uptime: float | None = None) -> dict[str, Any]:
+        """The status dict (the keys of the peer's status that apply so far)."""
+        return {
+            "name": self.name,
+            "process_id": self.process_id,
+            "state": self.lifecycle.state.value,
+            "invocation_count": self.invocation_count,
+            "failed_invocations": self.failed_invocations,
+            "consecutive_failures": self.consecutive_failures,
+            "restart_count": self.restart_count,
+            "dead_letter_count": self.queue.dead_count,
+            "queue_size": len(self.queue) + in_flight,
+            "in_flight": in_flight,
+            "uptime_seconds": uptime,
+            "conversation_messages": len(self.conversation),
+            "suspend_reason": self.suspend_reason,
+            "last_error": self.last_error,
+            "concurrency": self.config.concurrency,
+            "triggers": [],
+        }

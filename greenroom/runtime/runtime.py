@@ -1,0 +1,214 @@
+"""`AgentRuntime`: many agent processes in one actor system, under one supervisor (seed API).
+
+The actor tree is DESIGN.md's: a `RuntimeSupervisor` (one_for_one) holds one `ProcessSupervisor`
+per process (a temporary child: a process whose restarts are exhausted stays FAILED, it does not
+take the runtime down). To embed a runtime in a larger actor system, pass that system:
+`AgentRuntime(system=my_system)`; the runtime's supervisor is then a top-level actor of it, which
+your own code can watch (or spawn the runtime from a supervisor's child's `on_start`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Self
+
+import pykka
+
+from greenroom.actors.system import ActorSystem
+from greenroom.runtime.config import ProcessConfig, RuntimeConfig
+from greenroom.runtime.errors import RuntimeBaseError
+from greenroom.runtime.process import AgentProcess
+from greenroom.supervision.supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from types import TracebackType
+
+    from greenroom.actors.clock import Clock
+    from greenroom.supervision.handle import ChildHandle
+    from greenroom.supervision.spec import ChildSpec
+
+__all__ = ["AgentRuntime"]
+
+RUNTIME_SUPERVISOR = "runtime"
+
+
+class AgentRuntime:
+    """A registry of named `AgentProcess`es sharing an actor system and its supervisor."""
+
+    def __init__(
+        self,
+        config: RuntimeConfig | None = None,
+        *,
+        event_bus: Any = None,
+        broker: Any = None,
+        system: ActorSystem | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.config = config if config is not None else RuntimeConfig()
+        self._owns_system = system is None
+        self.system = system if system is not None else ActorSystem(name="greenroom", clock=clock)
+        self.event_bus = event_bus
+        self.broker = broker
+        self._processes: dict[str, AgentProcess] = {}
+        self._supervisor: pykka.ActorRef[Any] | None = None
+        self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
+
+    def __repr__(self) -> str:
+        return f"<AgentRuntime processes={len(self._processes)}>"
+
+    @classmethod
+    async def from_config(
+        cls, config: RuntimeConfig, *, event_bus: Any = None, broker: Any = None
+    ) -> AgentRuntime:
+        """A runtime with every process of `config.processes` registered (not started)."""
+        runtime = cls(config, event_bus=event_bus, broker=broker)
+        for name, process_config in config.processes.items():
+            await runtime.add_process(name, process_config)
+        return runtime
+
+    # Registry ----------------------------------------------------------------------------------
+
+    @property
+    def processes(self) -> Mapping[str, AgentProcess]:
+        """A read-only view of the registered processes."""
+        return MappingProxyType(self._processes)
+
+    async def add_process(
+        self, name: str, config: ProcessConfig, *, process_id: str | None = None
+    ) -> AgentProcess:
+        """Register a process (CREATED). Raises `RuntimeBaseError` if the name is taken."""
+        if name in self._processes:
+            msg = f"a process named {name!r} already exists"
+            raise RuntimeBaseError(msg)
+        if not isinstance(config, ProcessConfig):
+            msg = f"config: expected a ProcessConfig, got {type(config).__name__}"
+            raise TypeError(msg)
+        process = AgentProcess(name, config, process_id=process_id, runtime=self,
+                               event_bus=self.event_bus, broker=self.broker)
+        process.bind_emitter(self._emit)
+        self._processes[name] = process
+        return process
+
+    async def remove_process(self, name: str) -> None:
+        """Stop (if needed) and unregister a process. Raises `KeyError` for an unknown name."""
+        process = self.get_process(name)
+        await process.stop()
+        await asyncio.to_thread(self._stop_process_supervisor, process)
+        del self._processes[name]
+
+    def get_process(self, name: str) -> AgentProcess:
+        """The process named `name`; `KeyError` naming it if there is none."""
+        try:
+            return self._processes[name]
+        except KeyError:
+            msg = f"no process named {name!r}"
+            raise KeyError(msg) from None
+
+    # Lifecycle ---------------------------------------------------------------------------------
+
+    async def start_process(self, name: str) -> None:
+        """Start one process."""
+        await self.get_process(name).start()
+
+    async def stop_process(self, name: str, drain_timeout: float | None = None) -> dict[str, Any]:
+        """Stop one process gracefully; returns its stop report."""
+        return await self.get_process(name).stop(drain_timeout)
+
+    async def restart_process(self, name: str) -> None:
+        """Stop a process (no drain) and start it again."""
+        process = self.get_process(name)
+        await process.stop(drain_timeout=0)
+        await process.start()
+
+    async def start_all(self) -> None:
+        """Start every process that is not running, in registration order."""
+        for process in list(self._processes.values()):
+            if process.state.value in ("created", "stopped", "failed"):
+                await process.start()
+
+    async def stop_all(self, drain_timeout: float | None = None) -> None:
+        """Stop every process (concurrently)."""
+        await asyncio.gather(*(p.stop(drain_timeout) for p in self._processes.values()))
+
+    async def close(self) -> None:
+        """Stop every process and the runtime's actors (and its own system)."""
+        await self.stop_all()
+        if self._supervisor is not None and self._supervisor.is_alive():
+            await asyncio.to_thread(self.system.stop, self._supervisor)
+        if self._owns_system:
+            await asyncio.to_thread(self.system.shutdown)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # Status ------------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Every process's status, keyed by name, with runtime totals."""
+        processes = {name: p.status() for name, p in self._processes.items()}
+        states = [s["state"] for s in processes.values()]
+        return {
+            "process_count": len(processes),
+            "running": states.count("running"),
+            "processes": processes,
+        }
+
+    def process_status(self, name: str) -> dict[str, Any]:
+        """One process's status; `KeyError` for an unknown name."""
+        return self.get_process(name).status()
+
+    def list_processes(self) -> list[dict[str, Any]]:
+        """A summary (name, state, uptime) of every process."""
+        result = []
+        for name, process in self._processes.items():
+            status = process.status()
+            result.append({"name": name, "state": status["state"],
+                           "uptime_seconds": status["uptime_seconds"]})
+        return result
+
+    # Events ------------------------------------------------------------------------------------
+
+    def add_listener(self, listener: Callable[[str, dict[str, Any]], None]) -> None:
+        """Call `listener(event_type, data)` for every runtime event (from actor threads)."""
+        self._listeners.append(listener)
+
+    def _emit(self, event_type: str, data: dict[str, Any]) -> None:
+        for listener in list(self._listeners):
+            listener(event_type, data)
+
+    # Actors ------------------------------------------------------------------------------------
+
+    def _start_process_supervisor(self, spec: ChildSpec) -> ChildHandle:
+        """Start a process's supervisor under the runtime's, replacing a dead one."""
+        sup = self._runtime_supervisor().proxy()
+        kids = {child_id for child_id, _, _ in sup.which_children().get()}
+        if spec.id in kids:
+            sup.terminate_child(spec.id).get()
+            if spec.id in {child_id for child_id, _, _ in sup.which_children().get()}:
+                sup.delete_child(spec.id).get()
+        process_sup = sup.start_child(spec).get()
+        handle: ChildHandle = process_sup.proxy().child_ref("process").get()
+        return handle
+
+    def _stop_process_supervisor(self, process: AgentProcess) -> None:
+        if self._supervisor is None:
+            return
+        sup = self._supervisor.proxy()
+        child_id = f"process-{process.name}"
+        if child_id in {child_id for child_id, _, _ in sup.which_children().get()}:
+            sup.terminate_child(child_id).get()
+
+    def _runtime_supervisor(self) -> pykka.ActorRef[Any]:
+        if self._supervisor is None or not self._supervisor.is_alive():
+            self._supervisor = self.system.spawn(Supervisor, name=RUNTIME_SUPERVISOR)
+        return self._supervisor

@@ -1,0 +1,108 @@
+"""AgentRuntime: a registry of processes under one supervisor, with the seed's errors."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from process_support import EventLog, echo
+
+from greenroom.actors import ActorSystem
+from greenroom.runtime.config import ProcessConfig, RuntimeConfig
+from greenroom.runtime.errors import RuntimeBaseError
+from greenroom.runtime.lifecycle import ProcessState
+from greenroom.runtime.runtime import AgentRuntime
+from greenroom.triggers import TriggerEvent
+
+
+def test_processes_are_registered_started_and_stopped_together() -> None:
+    async def main() -> None:
+        async with AgentRuntime() as runtime:
+            log = EventLog()
+            runtime.add_listener(log)
+            for name in ("a", "b"):
+                await runtime.add_process(name, ProcessConfig(model=echo))
+            assert set(runtime.processes) == {"a", "b"}
+            assert [p["state"] for p in runtime.list_processes()] == ["created", "created"]
+            await runtime.start_all()
+            await log.wait_for("process.started", 2)
+            status = runtime.status()
+            assert status["process_count"] == 2
+            assert status["running"] == 2
+            await runtime.get_process("b").inject(TriggerEvent("t", "manual", payload="x"))
+            await log.wait_for("invocation.completed")
+            assert runtime.process_status("b")["invocation_count"] == 1
+            await runtime.stop_all()
+            assert {p.state for p in runtime.processes.values()} == {ProcessState.STOPPED}
+
+    asyncio.run(main())
+
+
+def test_duplicate_and_unknown_names() -> None:
+    async def main() -> None:
+        async with AgentRuntime() as runtime:
+            await runtime.add_process("a", ProcessConfig(model=echo))
+            with pytest.raises(RuntimeBaseError, match="'a' already exists"):
+                await runtime.add_process("a", ProcessConfig(model=echo))
+            with pytest.raises(KeyError, match="no process named 'zed'"):
+                runtime.get_process("zed")
+            with pytest.raises(KeyError):
+                runtime.process_status("zed")
+            with pytest.raises(KeyError):
+                await runtime.start_process("zed")
+            assert list(runtime.processes) == ["a"]
+
+    asyncio.run(main())
+
+
+def test_processes_live_under_the_runtime_supervisor() -> None:
+    async def main() -> None:
+        async with AgentRuntime() as runtime:
+            await runtime.add_process("worker", ProcessConfig(model=echo))
+            await runtime.start_process("worker")
+            actor = runtime.system.lookup("/runtime/process-worker/process")
+            assert actor is not None
+            assert actor.is_alive()
+
+    asyncio.run(main())
+
+
+def test_remove_and_restart() -> None:
+    async def main() -> None:
+        async with AgentRuntime() as runtime:
+            log = EventLog()
+            runtime.add_listener(log)
+            await runtime.add_process("a", ProcessConfig(model=echo))
+            await runtime.start_process("a")
+            await runtime.restart_process("a")
+            await log.wait_for("process.started", 2)
+            assert runtime.get_process("a").state is ProcessState.RUNNING
+            await runtime.remove_process("a")
+            assert "a" not in runtime.processes
+            assert runtime.system.lookup("/runtime/process-a") is None
+
+    asyncio.run(main())
+
+
+def test_from_config_registers_every_process() -> None:
+    async def main() -> None:
+        config = RuntimeConfig(processes={"x": ProcessConfig(model=echo),
+                                          "y": ProcessConfig(model=echo)})
+        runtime = await AgentRuntime.from_config(config)
+        async with runtime:
+            assert sorted(runtime.processes) == ["x", "y"]
+
+    asyncio.run(main())
+
+
+def test_runtime_embeds_in_a_users_actor_system() -> None:
+    async def main() -> None:
+        async with ActorSystem(name="mine") as system:
+            runtime = AgentRuntime(system=system)
+            await runtime.add_process("a", ProcessConfig(model=echo))
+            await runtime.start_process("a")
+            assert system.lookup("/runtime/process-a/process") is not None
+            await runtime.close()
+            assert system.lookup("/runtime") is None
+
+    asyncio.run(main())
