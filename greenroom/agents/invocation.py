@@ -12,10 +12,12 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
-from greenroom.runtime.config import ToolSpec, tool_spec
-from greenroom.runtime.context import AgentContext
+from greenroom.agents.tools import ToolSpec, tool_spec
+
+if TYPE_CHECKING:
+    from greenroom.runtime.context import AgentContext  # agents never import the runtime
 
 __all__ = [
     "Agent",

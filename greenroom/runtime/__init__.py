@@ -1,6 +1,8 @@
-"""The agent runtime: process configuration, lifecycle, context, conversation, inbox and topics.
+"""The agent runtime: processes and the runtime (actors), and their pure core.
 
-The modules here are the pure core (no threads, no I/O); the actor layer wraps them.
+`AgentProcess` and `AgentRuntime` are async facades over actors (`ProcessActor` under a
+`ProcessSupervisor` under the runtime's supervisor); configuration, lifecycle, context,
+conversation, inbox and topic rules are plain classes with no threads and no I/O.
 """
 
 from greenroom.runtime.config import (
@@ -35,6 +37,7 @@ from greenroom.runtime.errors import (
     InboxError,
     InboxFullError,
     InboxRateLimitError,
+    ProcessNotAcceptingError,
     ProcessStateError,
     RuntimeBaseError,
 )
@@ -52,11 +55,16 @@ from greenroom.runtime.lifecycle import (
     ProcessTransition,
     TimeSource,
 )
+from greenroom.runtime.process import AgentProcess
+from greenroom.runtime.process_actor import ProcessActor, ProcessFailedError
+from greenroom.runtime.runtime import AgentRuntime
 from greenroom.runtime.topics import TopicPattern, topic_matches, validate_topic
 
 __all__ = [
     "VALID_TRANSITIONS",
     "AgentContext",
+    "AgentProcess",
+    "AgentRuntime",
     "AutonomyBudget",
     "BudgetConfig",
     "ContextConfig",
@@ -80,8 +88,11 @@ __all__ = [
     "MessageType",
     "MissionConfig",
     "OpenModeConfig",
+    "ProcessActor",
     "ProcessConfig",
+    "ProcessFailedError",
     "ProcessLifecycle",
+    "ProcessNotAcceptingError",
     "ProcessState",
     "ProcessStateError",
     "ProcessTransition",
