@@ -1,10 +1,14 @@
 """`AgentRuntime`: many agent processes in one actor system, under one supervisor (seed API).
 
-The actor tree is DESIGN.md's: a `RuntimeSupervisor` (one_for_one) holds one `ProcessSupervisor`
-per process (a temporary child: a process whose restarts are exhausted stays FAILED, it does not
-take the runtime down). To embed a runtime in a larger actor system, pass that system:
-`AgentRuntime(system=my_system)`; the runtime's supervisor is then a top-level actor of it, which
-your own code can watch (or spawn the runtime from a supervisor's child's `on_start`).
+The actor tree is DESIGN.md's: a `RuntimeSupervisor` (one_for_one) holds the `EventBus` and
+`MessageBroker` actors (unless the user brings their own, which are adapted) and one
+`ProcessSupervisor` per process (a temporary child: a process whose restarts are exhausted stays
+FAILED, it does not take the runtime down). Every runtime event (`process.started`, ...,
+`invocation.failed`) is emitted on `runtime.event_bus`.
+
+To embed a runtime in a larger actor system, pass that system: `AgentRuntime(system=my_system)`.
+The runtime's supervisor (`/runtime`) is then a top-level actor of it, which your own actors can
+watch; the runtime is closed with `await runtime.close()`.
 """
 
 from __future__ import annotations
@@ -16,9 +20,13 @@ from typing import TYPE_CHECKING, Any, Self
 import pykka
 
 from greenroom.actors.system import ActorSystem
+from greenroom.runtime.adapters import BrokerLike, EventBusLike, as_broker, as_event_bus
+from greenroom.runtime.broker import MessageBrokerActor
+from greenroom.runtime.bus import EventBusActor
 from greenroom.runtime.config import ProcessConfig, RuntimeConfig
 from greenroom.runtime.errors import RuntimeBaseError
 from greenroom.runtime.process import AgentProcess
+from greenroom.supervision.spec import ChildSpec
 from greenroom.supervision.supervisor import Supervisor
 
 if TYPE_CHECKING:
@@ -27,7 +35,6 @@ if TYPE_CHECKING:
 
     from greenroom.actors.clock import Clock
     from greenroom.supervision.handle import ChildHandle
-    from greenroom.supervision.spec import ChildSpec
 
 __all__ = ["AgentRuntime"]
 
@@ -49,11 +56,22 @@ class AgentRuntime:
         self.config = config if config is not None else RuntimeConfig()
         self._owns_system = system is None
         self.system = system if system is not None else ActorSystem(name="greenroom", clock=clock)
-        self.event_bus = event_bus
-        self.broker = broker
+        self._own_services = [
+            ChildSpec(child_id, actor_cls)
+            for child_id, actor_cls, given in (("event-bus", EventBusActor, event_bus),
+                                               ("message-broker", MessageBrokerActor, broker))
+            if given is None
+        ]
         self._processes: dict[str, AgentProcess] = {}
         self._supervisor: pykka.ActorRef[Any] | None = None
         self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        sup = self._runtime_supervisor().proxy()
+        self.event_bus: EventBusLike = as_event_bus(
+            event_bus if event_bus is not None else sup.child_ref("event-bus").get(), self.system
+        )
+        self.broker: BrokerLike = as_broker(
+            broker if broker is not None else sup.child_ref("message-broker").get(), self.system
+        )
 
     def __repr__(self) -> str:
         return f"<AgentRuntime processes={len(self._processes)}>"
@@ -183,6 +201,7 @@ class AgentRuntime:
         self._listeners.append(listener)
 
     def _emit(self, event_type: str, data: dict[str, Any]) -> None:
+        self.event_bus.emit_nowait(event_type, data, source=f"process:{data.get('process', '')}")
         for listener in list(self._listeners):
             listener(event_type, data)
 
@@ -210,5 +229,7 @@ class AgentRuntime:
 
     def _runtime_supervisor(self) -> pykka.ActorRef[Any]:
         if self._supervisor is None or not self._supervisor.is_alive():
-            self._supervisor = self.system.spawn(Supervisor, name=RUNTIME_SUPERVISOR)
+            self._supervisor = self.system.spawn(
+                Supervisor, name=RUNTIME_SUPERVISOR, children=self._own_services
+            )
         return self._supervisor

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from process_support import EventLog, echo
+from process_support import EventLog, echo, eventually
 
 from greenroom.actors import ActorSystem
+from greenroom.runtime.bus import BusEvent
 from greenroom.runtime.config import ProcessConfig, RuntimeConfig
 from greenroom.runtime.errors import RuntimeBaseError
 from greenroom.runtime.lifecycle import ProcessState
@@ -104,5 +105,56 @@ def test_runtime_embeds_in_a_users_actor_system() -> None:
             assert system.lookup("/runtime/process-a/process") is not None
             await runtime.close()
             assert system.lookup("/runtime") is None
+
+    asyncio.run(main())
+
+
+def test_runtime_events_are_emitted_on_the_event_bus() -> None:
+    async def main() -> None:
+        async with AgentRuntime() as runtime:
+            seen: asyncio.Queue[str] = asyncio.Queue()
+            loop = asyncio.get_running_loop()
+
+            async def on_event(event: BusEvent) -> None:
+                loop.call_soon_threadsafe(seen.put_nowait, event.event_type)
+
+            await runtime.event_bus.subscribe("process.*", on_event)
+            await runtime.add_process("a", ProcessConfig(model=echo))
+            await runtime.start_process("a")
+            assert await asyncio.wait_for(seen.get(), 10) == "process.started"
+            assert runtime.system.lookup("/runtime/event-bus") is not None
+            assert runtime.system.lookup("/runtime/message-broker") is not None
+
+    asyncio.run(main())
+
+
+def test_user_supplied_bus_and_broker_are_used() -> None:
+    class MyBus:
+        def __init__(self) -> None:
+            self.emitted: list[str] = []
+
+        def subscribe(self, event_type: str, handler: object) -> None:
+            del event_type, handler
+
+        def emit(self, event_type: str, data: object = None) -> None:
+            self.emitted.append(event_type)
+
+    class MyBroker:
+        def subscribe(self, topic: str, handler: object) -> None:
+            del topic, handler
+
+        def publish(self, topic: str, content: object) -> None:
+            del topic, content
+
+    async def main() -> None:
+        bus = MyBus()
+        async with AgentRuntime(event_bus=bus, broker=MyBroker()) as runtime:
+            log = EventLog()
+            runtime.add_listener(log)
+            assert runtime.system.lookup("/runtime/event-bus") is None
+            await runtime.add_process("a", ProcessConfig(model=echo))
+            await runtime.start_process("a")
+            await log.wait_for("process.started")
+            await eventually(lambda: "process.started" in bus.emitted)
 
     asyncio.run(main())
