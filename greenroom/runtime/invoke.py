@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from greenroom.agents.framing import build_messages
 from greenroom.agents.invocation import DirectToolGate, Invocation
 from greenroom.agents.openai import resolve_model
+from greenroom.runtime.inbox_delivery import Delivery, deliver
 
 if TYPE_CHECKING:
     from greenroom.runtime.record import ProcessRecord
@@ -36,20 +37,26 @@ def resolve_agent(model: str | Callable[..., Any] | None) -> AgentCallable:
     return resolve_model(model)
 
 
-def prepare_run(record: ProcessRecord, event: TriggerEvent) -> tuple[Invocation, dict[str, Any]]:
-    """The invocation for `event`, and the trigger message to keep in the conversation."""
+def prepare_run(
+    record: ProcessRecord, event: TriggerEvent
+) -> tuple[Invocation, dict[str, Any], Delivery]:
+    """The invocation for `event`, the trigger message to keep in the conversation, and what
+    of the inbox the run is shown.
+    """
     state = record.context.state_snapshot()
+    delivery = deliver(record.inbox.get_pending()) if record.inbox is not None else Delivery()
     messages = build_messages(
         event,
         conversation=record.conversation.get_messages(),
         instructions=record.config.instructions,
         state=state or None,
+        inbox=delivery.lines or None,
     )
     gate = DirectToolGate(record.config.tools)
     invocation = Invocation(
         messages=messages, gate=gate, event=event, context=record.context, tools=gate.specs,
     )
-    return invocation, messages[-1]
+    return invocation, messages[-1], delivery
 
 
 async def run_agent(agent: AgentCallable, invocation: Invocation) -> str:

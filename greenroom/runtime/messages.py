@@ -7,18 +7,22 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from greenroom.actors.future import Future
+    from greenroom.runtime.inbox import InboxResponse
     from greenroom.triggers.event import TriggerEvent
 
 __all__ = [
+    "AskQuestion",
     "DrainExpired",
     "Inject",
     "InvocationDone",
     "ResumeProcess",
+    "SendMessage",
     "StartProcess",
     "StatusRequest",
     "StopProcess",
     "SuspendProcess",
     "TriggerFired",
+    "WithdrawQuestion",
 ]
 
 
@@ -79,6 +83,37 @@ class InvocationDone:
 @dataclass(frozen=True, slots=True)
 class DrainExpired:
     """The stop's drain time is over: cancel what still runs."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendMessage:
+    """Asked: put a message in the inbox; replies its id (an `InboxError` if refused)."""
+
+    content: str
+    message_type: str = "context"
+    priority: str = "normal"
+    sender_id: str | None = None
+    ttl: float | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AskQuestion:
+    """Asked: put a question in the inbox (replies its id); `answer` completes with the
+    `InboxResponse`. A run is scheduled if none is pending.
+    """
+
+    content: str
+    sender_id: str | None
+    timeout: float
+    answer: Future[InboxResponse]
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawQuestion:
+    """The asker stopped waiting: remove the question."""
+
+    question_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ Each method sends a message to the process's `ProcessActor`, through the stable 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import pykka
 
@@ -17,12 +17,15 @@ from greenroom.actors.system import ActorSystem
 from greenroom.runtime.errors import ProcessNotAcceptingError
 from greenroom.runtime.lifecycle import ProcessLifecycle, ProcessState
 from greenroom.runtime.messages import (
+    AskQuestion,
     Inject,
     ResumeProcess,
+    SendMessage,
     StartProcess,
     StatusRequest,
     StopProcess,
     SuspendProcess,
+    WithdrawQuestion,
 )
 from greenroom.runtime.process_actor import Emit, ProcessActor
 from greenroom.runtime.record import ProcessRecord
@@ -35,10 +38,13 @@ if TYPE_CHECKING:
     from greenroom.actors.clock import Clock
     from greenroom.runtime.config import ProcessConfig
     from greenroom.runtime.context import AgentContext
+    from greenroom.runtime.inbox import InboxResponse
     from greenroom.supervision.handle import ChildHandle
     from greenroom.triggers.event import TriggerEvent
 
 __all__ = ["AgentProcess", "process_supervisor_spec"]
+
+T = TypeVar("T")
 
 RESTART_BACKOFF = Backoff(min=1.0, max=60.0, jitter=0.1, reset_after=3600.0)
 """Delay before an automatic restart: 1 s, doubling per restart, at most 60 s."""
@@ -176,6 +182,45 @@ class AgentProcess:
         queued: bool = await self._require_handle("inject").ask(Inject(event), block=False)
         return queued
 
+    async def send_message(
+        self,
+        content: str,
+        *,
+        message_type: str = "context",
+        priority: str = "normal",
+        sender_id: str | None = None,
+        ttl: float | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
+        """Put a message in the agent's inbox; it sees it on its next run. Returns the id.
+
+        Raises `RuntimeError` if the inbox is not enabled, an `InboxError` (a `ValueError`)
+        if the inbox refuses it (too long, rate limit, full).
+        """
+        self._check_inbox()
+        request = SendMessage(content, message_type, priority, sender_id, ttl, metadata)
+        message_id: str = await self._require_handle("send_message").ask(request, block=False)
+        return message_id
+
+    async def ask(
+        self, content: str, *, sender_id: str | None = None, timeout: float = 120.0
+    ) -> InboxResponse:
+        """Ask the agent a question and wait for its answer (a run is scheduled if none is
+        pending). Raises `TimeoutError` after `timeout` s (the question is then withdrawn).
+        """
+        self._check_inbox()
+        handle = self._require_handle("ask")
+        answer: Future[InboxResponse] = Future()
+        question_id: str = await handle.ask(
+            AskQuestion(content, sender_id, timeout, answer), block=False
+        )
+        try:
+            response: InboxResponse = await asyncio.wait_for(_wait(answer), timeout)
+        except TimeoutError:
+            handle.tell(WithdrawQuestion(question_id))
+            raise
+        return response
+
     def status(self) -> dict[str, Any]:
         """The status dict (from the actor, or from the record if no actor runs)."""
         handle = self._handle
@@ -234,6 +279,11 @@ class AgentProcess:
             )
         return handle
 
+    def _check_inbox(self) -> None:
+        if not self.config.inbox.enabled:
+            msg = f"process {self.name!r}: the inbox is not enabled (ProcessConfig.inbox.enabled)"
+            raise RuntimeError(msg)
+
     def _stopped_without_actor(self) -> dict[str, Any]:
         lifecycle = self._record.lifecycle
         if lifecycle.state == ProcessState.CREATED:
@@ -243,5 +293,5 @@ class AgentProcess:
                 "dead_lettered": [event.event_id for event in left]}
 
 
-async def _wait(future: Future[dict[str, Any]]) -> dict[str, Any]:
+async def _wait(future: Future[T]) -> T:
     return await future

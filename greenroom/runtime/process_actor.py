@@ -16,37 +16,48 @@ import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from greenroom.actors.actor import Actor
 from greenroom.runtime.errors import ProcessNotAcceptingError
+from greenroom.runtime.inbox import InboxResponse, MessageType
+from greenroom.runtime.inbox_delivery import read_answers
 from greenroom.runtime.invoke import prepare_run, resolve_agent, run_agent
 from greenroom.runtime.lifecycle import ProcessState
 from greenroom.runtime.messages import (
+    AskQuestion,
     DrainExpired,
     Inject,
     InvocationDone,
     ResumeProcess,
+    SendMessage,
     StartProcess,
     StatusRequest,
     StopProcess,
     SuspendProcess,
     TriggerFired,
+    WithdrawQuestion,
 )
+from greenroom.triggers.event import TriggerEvent
 
 if TYPE_CHECKING:
     import concurrent.futures
 
     from greenroom.actors.future import Future
+    from greenroom.runtime.inbox import MessageInbox
+    from greenroom.runtime.inbox_delivery import Delivery
     from greenroom.runtime.invoke import AgentCallable
     from greenroom.runtime.record import ProcessRecord
-    from greenroom.triggers.event import TriggerEvent
 
 __all__ = ["ProcessActor", "ProcessFailedError"]
 
 logger = logging.getLogger("greenroom.runtime")
 
 Emit = Callable[[str, dict[str, Any]], None]
+
+QUESTION_GRACE = 60.0
+"""Seconds a question outlives its asker's timeout before it expires from the inbox."""
 
 _S = ProcessState
 _ACCEPTING = frozenset({_S.RUNNING, _S.SUSPENDED})
@@ -61,6 +72,7 @@ class _Run:
     event: TriggerEvent
     handle: concurrent.futures.Future[str]
     prompt: dict[str, Any]
+    delivery: Delivery
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +98,7 @@ class ProcessActor(Actor):
         self._stop_waiters: list[Future[dict[str, Any]]] = []
         self._cancelled: list[str] = []
         self._last_activity = 0.0
+        self._protocol = self._make_protocol()
 
     # Lifecycle hooks ------------------------------------------------------------------------
 
@@ -114,31 +127,31 @@ class ProcessActor(Actor):
 
     def on_receive(self, message: Any) -> Any:
         """Dispatch on the process protocol (`greenroom.runtime.messages`)."""
-        match message:
-            case InvocationDone():
-                self._finished(message)
-            case TriggerFired(event=event):
-                self._accept(event, strict=False)
-            case Inject(event=event):
-                return self._accept(event, strict=True)
-            case StatusRequest():
-                return self.status()
-            case StartProcess():
-                self._start_process("manual")
-                return self.status()
-            case StopProcess():
-                self._stop_process(message)
-            case DrainExpired():
-                self._cancel_runs()
-            case _Heartbeat():
-                self._heartbeat()
-            case SuspendProcess(reason=reason):
-                self._suspend(reason)
-            case ResumeProcess(reason=reason):
-                self._resume(reason)
-            case _:
-                return super().on_receive(message)
-        return None
+        handler = self._protocol.get(type(message))
+        if handler is None:
+            return super().on_receive(message)
+        return handler(message)
+
+    def _make_protocol(self) -> dict[type, Callable[[Any], Any]]:
+        return {
+            InvocationDone: self._finished,
+            TriggerFired: lambda m: self._accept(m.event, strict=False),
+            Inject: lambda m: self._accept(m.event, strict=True),
+            StatusRequest: lambda _m: self.status(),
+            SendMessage: self._send,
+            AskQuestion: self._ask,
+            WithdrawQuestion: lambda m: self._withdraw(m.question_id),
+            StartProcess: self._start_manual,
+            StopProcess: self._stop_process,
+            DrainExpired: lambda _m: self._cancel_runs(),
+            _Heartbeat: lambda _m: self._heartbeat(),
+            SuspendProcess: lambda m: self._suspend(m.reason),
+            ResumeProcess: lambda m: self._resume(m.reason),
+        }
+
+    def _start_manual(self, _request: StartProcess) -> dict[str, Any]:
+        self._start_process("manual")
+        return self.status()
 
     # Start, stop, suspend, resume ---------------------------------------------------------
 
@@ -240,9 +253,9 @@ class ProcessActor(Actor):
             if event is None:
                 return
             run_id = next(self._run_ids)
-            invocation, prompt = prepare_run(record, event)
+            invocation, prompt, delivery = prepare_run(record, event)
             handle = self.system.io.submit(run_agent(agent, invocation))
-            self._runs[run_id] = _Run(event, handle, prompt)
+            self._runs[run_id] = _Run(event, handle, prompt, delivery)
             record.inflight[run_id] = event
             handle.add_done_callback(self._reporter(run_id))
 
@@ -266,9 +279,9 @@ class ProcessActor(Actor):
         else:
             record.invocation_count += 1
             record.consecutive_failures = 0
-            record.conversation.extend(
-                [run.prompt, {"role": "assistant", "content": done.reply or ""}]
-            )
+            reply = done.reply or ""
+            record.conversation.extend([run.prompt, {"role": "assistant", "content": reply}])
+            self._settle_inbox(run.delivery, reply, run.event.event_id)
             self._emit("invocation.completed", {"event_id": run.event.event_id})
         if self._stopping:
             if not self._runs:
@@ -305,6 +318,55 @@ class ProcessActor(Actor):
     def _cancel_runs(self) -> None:
         for run in self._runs.values():
             run.handle.cancel()
+
+    # Inbox -----------------------------------------------------------------------------------
+
+    def _inbox(self) -> MessageInbox:
+        if self.record.inbox is None:
+            msg = f"process {self.record.name!r}: the inbox is not enabled (ProcessConfig.inbox)"
+            raise RuntimeError(msg)
+        return self.record.inbox
+
+    def _send(self, request: SendMessage) -> str:
+        message = self._inbox().send(
+            request.content, message_type=request.message_type, priority=request.priority,
+            sender_id=request.sender_id, ttl=request.ttl, metadata=request.metadata,
+        )
+        return message.message_id
+
+    def _ask(self, request: AskQuestion) -> str:
+        question = self._inbox().send(
+            request.content, message_type=MessageType.QUESTION, priority="high",
+            sender_id=request.sender_id, ttl=request.timeout + QUESTION_GRACE,
+        )
+        self.record.answers[question.message_id] = request.answer
+        if not self._runs and not len(self.record.queue):
+            self._accept(TriggerEvent("inbox", "inbox", payload={"question": request.content},
+                                      timestamp=self._now()), strict=False)
+        return question.message_id
+
+    def _withdraw(self, question_id: str) -> None:
+        self.record.answers.pop(question_id, None)
+        if self.record.inbox is not None:
+            self.record.inbox.remove_question(question_id)
+
+    def _settle_inbox(self, delivery: Delivery, reply: str, event_id: str) -> None:
+        inbox = self.record.inbox
+        if inbox is None:
+            return
+        for message_id in delivery.delivered:
+            inbox.mark_processed(message_id)
+        for question_id, text in read_answers(reply, delivery).items():
+            if not inbox.is_awaiting_answer(question_id):
+                continue
+            response = InboxResponse(question_id, text, self.system.clock.time(), event_id)
+            inbox.submit_response(question_id, response)
+            waiter = self.record.answers.pop(question_id, None)
+            if waiter is not None:
+                waiter.set(response)
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.system.clock.time(), UTC)
 
     # Heartbeat ---------------------------------------------------------------------------------
 

@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from greenroom.runtime.context import AgentContext
 from greenroom.runtime.conversation import ConversationBuffer
+from greenroom.runtime.inbox import InboxResponse, MessageInbox
 from greenroom.runtime.lifecycle import ProcessLifecycle, TimeSource
 
 if TYPE_CHECKING:
+    from greenroom.actors.future import Future
     from greenroom.runtime.config import ProcessConfig
     from greenroom.triggers.event import TriggerEvent
 
@@ -100,6 +102,9 @@ class ProcessRecord:
         )
         self.conversation = ConversationBuffer(ctx.conversation_max_messages)
         self.queue = RunQueue(config.max_queue_size)
+        self.inbox = MessageInbox.from_config(config.inbox, clock=clock) \
+            if config.inbox.enabled else None
+        self.answers: dict[str, Future[InboxResponse]] = {}
         self.inflight: dict[int, TriggerEvent] = {}
         self.restart_pending = False
         self.invocation_count = 0
@@ -128,5 +133,6 @@ class ProcessRecord:
             "suspend_reason": self.suspend_reason,
             "last_error": self.last_error,
             "concurrency": self.config.concurrency,
+            "inbox": self.inbox.status() if self.inbox is not None else None,
             "triggers": [],
         }

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from greenroom.actors.clock import Clock
+    from greenroom.runtime.inbox import InboxResponse
     from greenroom.supervision.handle import ChildHandle
 
 __all__ = ["AgentRuntime"]
@@ -168,6 +169,16 @@ class AgentRuntime:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    # Inbox -----------------------------------------------------------------------------------
+
+    async def send_message(self, name: str, content: str, **kwargs: Any) -> str:
+        """`AgentProcess.send_message` on the process named `name`."""
+        return await self.get_process(name).send_message(content, **kwargs)
+
+    async def ask(self, name: str, content: str, **kwargs: Any) -> InboxResponse:
+        """`AgentProcess.ask` on the process named `name`."""
+        return await self.get_process(name).ask(content, **kwargs)
 
     # Status ------------------------------------------------------------------------------------
 
