@@ -157,11 +157,15 @@ class AgentProcess:
         (both kept as dead letters). A user's stop never triggers a restart.
         """
         drain = self.config.drain_timeout if drain_timeout is None else drain_timeout
+        if self.state is ProcessState.FAILED:  # maybe waiting for a restart: cancel it
+            await asyncio.to_thread(self._discard_actors)
         if self._handle is None or not self._handle.is_alive():
             return self._stopped_without_actor()
         done: Future[dict[str, Any]] = Future()
         try:
-            await self._handle.ask(StopProcess(drain, done), block=False)
+            await asyncio.wait_for(
+                _wait(self._handle.ask(StopProcess(drain, done), block=False)), STOP_GRACE
+            )
         except pykka.ActorDeadError:
             return self._stopped_without_actor()
         report: dict[str, Any] = await asyncio.wait_for(_wait(done), drain + STOP_GRACE)
@@ -236,8 +240,7 @@ class AgentProcess:
     async def close(self) -> None:
         """Stop the process and release its actors (and its own actor system, if any)."""
         await self.stop()
-        if self._supervisor is not None and self._supervisor.is_alive():
-            await asyncio.to_thread(self._system.stop, self._supervisor)
+        await asyncio.to_thread(self._discard_actors)
         if self._owns_system:
             await asyncio.to_thread(self._system.shutdown)
 
@@ -284,9 +287,20 @@ class AgentProcess:
             msg = f"process {self.name!r}: the inbox is not enabled (ProcessConfig.inbox.enabled)"
             raise RuntimeError(msg)
 
+    def _discard_actors(self) -> None:
+        """Stop the process's supervisor (and with it any pending restart)."""
+        if self.runtime is not None:
+            self.runtime._stop_process_supervisor(self)
+        elif self._supervisor is not None:
+            self._system.stop(self._supervisor)
+        self._handle = None
+        self._record.restart_pending = False
+
     def _stopped_without_actor(self) -> dict[str, Any]:
         lifecycle = self._record.lifecycle
-        if lifecycle.state == ProcessState.CREATED:
+        if lifecycle.state == ProcessState.FAILED:
+            lifecycle.transition(ProcessState.STOPPING, reason="stop")
+        if lifecycle.state in (ProcessState.CREATED, ProcessState.STOPPING):
             lifecycle.transition(ProcessState.STOPPED, reason="stop")
         left = self._record.queue.bury_all("process stopped")
         return {"name": self.name, "state": lifecycle.state.value, "cancelled": [],

@@ -4,7 +4,8 @@ The actor tree is DESIGN.md's: a `RuntimeSupervisor` (one_for_one) holds the `Ev
 `MessageBroker` actors (unless the user brings their own, which are adapted) and one
 `ProcessSupervisor` per process (a temporary child: a process whose restarts are exhausted stays
 FAILED, it does not take the runtime down). Every runtime event (`process.started`, ...,
-`invocation.failed`) is emitted on `runtime.event_bus`.
+`invocation.failed`) is emitted on `runtime.event_bus`, and so are the kernel's supervision
+events (`supervision.child_restarted`, ...), relayed by a `SupervisionRelay` child.
 
 To embed a runtime in a larger actor system, pass that system: `AgentRuntime(system=my_system)`.
 The runtime's supervisor (`/runtime`) is then a top-level actor of it, which your own actors can
@@ -26,6 +27,7 @@ from greenroom.runtime.bus import EventBusActor
 from greenroom.runtime.config import ProcessConfig, RuntimeConfig
 from greenroom.runtime.errors import RuntimeBaseError
 from greenroom.runtime.process import AgentProcess
+from greenroom.runtime.relay import SupervisionRelay
 from greenroom.supervision.spec import ChildSpec
 from greenroom.supervision.supervisor import Supervisor
 
@@ -73,6 +75,9 @@ class AgentRuntime:
         self.broker: BrokerLike = as_broker(
             broker if broker is not None else sup.child_ref("message-broker").get(), self.system
         )
+        sup.start_child(
+            ChildSpec("supervision-relay", SupervisionRelay, args=(self.event_bus,))
+        ).get()
 
     def __repr__(self) -> str:
         return f"<AgentRuntime processes={len(self._processes)}>"

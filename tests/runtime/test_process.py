@@ -327,3 +327,31 @@ def test_start_twice_is_a_state_error() -> None:
             await process.close()
 
     asyncio.run(main())
+
+
+def test_a_users_stop_cancels_a_pending_restart(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.CRITICAL)
+
+    async def main() -> None:
+        clock = ManualClock()
+
+        async def broken(invocation: Invocation) -> str:
+            raise RuntimeError("down")
+
+        config = ProcessConfig(model=broken, max_consecutive_failures=1,
+                               restart_policy="always", max_restarts=5)
+        process, log = await started(config, clock=clock)
+        try:
+            await process.inject(event())
+            await log.wait_for("process.failed")
+            report = await process.stop()
+            assert report["state"] == "stopped"
+            await asyncio.to_thread(clock.advance, 120)
+            assert log.count("process.restarted") == 0
+            assert process.state is ProcessState.STOPPED
+            await process.start()  # a stopped process can be started again by hand
+            assert process.state is ProcessState.RUNNING
+        finally:
+            await process.close()
+
+    asyncio.run(main())

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from process_support import EventLog, echo, eventually
 
-from greenroom.actors import ActorSystem
+from greenroom.actors import ActorSystem, ManualClock
+from greenroom.agents.invocation import Invocation
 from greenroom.runtime.bus import BusEvent
 from greenroom.runtime.config import ProcessConfig, RuntimeConfig
 from greenroom.runtime.errors import RuntimeBaseError
@@ -156,5 +158,39 @@ def test_user_supplied_bus_and_broker_are_used() -> None:
             await runtime.start_process("a")
             await log.wait_for("process.started")
             await eventually(lambda: "process.started" in bus.emitted)
+
+    asyncio.run(main())
+
+
+def test_supervision_events_are_relayed_to_the_bus(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.CRITICAL)
+
+    async def main() -> None:
+        clock = ManualClock()
+
+        async def broken(invocation: Invocation) -> str:
+            raise RuntimeError("down")
+
+        async with AgentRuntime(clock=clock) as runtime:
+            seen: asyncio.Queue[BusEvent] = asyncio.Queue()
+            loop = asyncio.get_running_loop()
+
+            async def on_event(event: BusEvent) -> None:
+                loop.call_soon_threadsafe(seen.put_nowait, event)
+
+            await runtime.event_bus.subscribe("supervision.>", on_event)
+            config = ProcessConfig(model=broken, max_consecutive_failures=1,
+                                   restart_policy="on_failure", max_restarts=3)
+            await runtime.add_process("a", config)
+            await runtime.start_process("a")
+            await runtime.get_process("a").inject(TriggerEvent("t", "manual"))
+            kinds: list[str] = []
+            while "supervision.child_restarted" not in kinds:
+                event = await asyncio.wait_for(seen.get(), 10)
+                kinds.append(event.event_type)
+            restarted = next(e for e in [event] if e.event_type == "supervision.child_restarted")
+            assert restarted.data["supervisor"] == "/runtime/process-a"
+            assert restarted.data["child_id"] == "process"
+            assert "supervision.child_failed" in kinds
 
     asyncio.run(main())

@@ -1,0 +1,63 @@
+"""`SupervisionRelay`: re-emits the kernel's supervision events on the runtime's event bus.
+
+Each `SupervisionEvent` becomes `supervision.child_started`, `supervision.child_failed`,
+`supervision.child_restarted`, `supervision.child_stopped` or `supervision.intensity_exceeded`,
+and an `ActorFailed` becomes `supervision.actor_failed`, with JSON-friendly data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import TYPE_CHECKING, Any
+
+from greenroom.actors.actor import Actor
+from greenroom.actors.messages import ActorFailed
+from greenroom.supervision.events import SupervisionEvent
+
+if TYPE_CHECKING:
+    from greenroom.runtime.adapters import EventBusLike
+
+__all__ = ["SupervisionRelay", "event_data_of", "event_type_of"]
+
+
+def event_type_of(event: SupervisionEvent | ActorFailed) -> str:
+    """`ChildRestarted` -> `supervision.child_restarted`."""
+    return "supervision." + re.sub(r"(?<!^)(?=[A-Z])", "_", type(event).__name__).lower()
+
+
+def event_data_of(event: SupervisionEvent | ActorFailed) -> dict[str, Any]:
+    """The event's fields, with refs as paths and exceptions as their repr."""
+    data: dict[str, Any] = {}
+    for field in dataclasses.fields(event):
+        value = getattr(event, field.name)
+        if isinstance(value, BaseException):
+            value = repr(value)
+        elif hasattr(value, "path") and not isinstance(value, str | int | float):
+            value = value.path
+        data[field.name] = value
+    return data
+
+
+class SupervisionRelay(Actor):
+    """Subscribes to `system.event_stream` and emits what it hears on the bus."""
+
+    def __init__(self, bus: EventBusLike) -> None:
+        super().__init__()
+        self.bus = bus
+
+    def on_start(self) -> None:
+        """Subscribe to supervision events and actor failures."""
+        self.system.event_stream.subscribe(self.actor_ref, (SupervisionEvent, ActorFailed))
+
+    def on_stop(self) -> None:
+        """Unsubscribe."""
+        self.system.event_stream.unsubscribe(self.actor_ref)
+
+    def on_receive(self, message: Any) -> Any:
+        """Forward one event."""
+        if isinstance(message, SupervisionEvent | ActorFailed):
+            self.bus.emit_nowait(event_type_of(message), event_data_of(message),
+                                 source="supervision")
+            return None
+        return super().on_receive(message)
