@@ -27,8 +27,8 @@ from greenroom.runtime.messages import (
     SuspendProcess,
     WithdrawQuestion,
 )
-from greenroom.runtime.process_actor import Emit, ProcessActor
-from greenroom.runtime.record import ProcessRecord
+from greenroom.runtime.process_actor import ProcessActor
+from greenroom.runtime.record import Listener, ProcessRecord
 from greenroom.supervision.spec import Backoff, ChildSpec
 from greenroom.supervision.supervisor import Supervisor
 
@@ -56,14 +56,14 @@ STOP_GRACE = 30.0
 """Seconds past the drain time a stop waits for the process's report before giving up."""
 
 
-def process_supervisor_spec(record: ProcessRecord, emit: Emit | None = None) -> ChildSpec:
+def process_supervisor_spec(record: ProcessRecord) -> ChildSpec:
     """The `ProcessSupervisor` of a process, as a (temporary) child spec for a runtime."""
     config = record.config
     return ChildSpec(
         f"process-{record.name}",
         Supervisor,
         kwargs={
-            "children": [ChildSpec("process", ProcessActor, args=(record, emit),
+            "children": [ChildSpec("process", ProcessActor, args=(record,),
                                    restart="transient")],
             "max_restarts": config.max_restarts,
             "within": RESTART_WINDOW,
@@ -101,7 +101,6 @@ class AgentProcess:
         self._record = ProcessRecord(
             name, config, process_id=process_id, clock=self._system.clock
         )
-        self._emit: Emit | None = None
         self._supervisor: pykka.ActorRef[Any] | None = None
         self._handle: ChildHandle | None = None
 
@@ -258,14 +257,16 @@ class AgentProcess:
 
     # Internals ---------------------------------------------------------------------------------
 
-    def bind_emitter(self, emit: Emit) -> None:
-        """Where the process's runtime events go (set by the runtime before the first start)."""
-        self._emit = emit
+    def add_listener(self, listener: Listener) -> None:
+        """Call `listener(event_type, data)` for each event of this process (`process.started`,
+        ..., `invocation.failed`). It runs on an actor thread: keep it quick, never block.
+        """
+        self._record.listeners.append(listener)
 
     def _ensure_actors(self) -> ChildHandle:
         if self._handle is not None and self._handle.is_alive():
             return self._handle
-        spec = process_supervisor_spec(self._record, self._emit)
+        spec = process_supervisor_spec(self._record)
         if self.runtime is not None:
             self._handle = self.runtime._start_process_supervisor(spec)
             return self._handle

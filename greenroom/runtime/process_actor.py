@@ -54,8 +54,6 @@ __all__ = ["ProcessActor", "ProcessFailedError"]
 
 logger = logging.getLogger("greenroom.runtime")
 
-Emit = Callable[[str, dict[str, Any]], None]
-
 QUESTION_GRACE = 60.0
 """Seconds a question outlives its asker's timeout before it expires from the inbox."""
 
@@ -80,17 +78,12 @@ class _Heartbeat:
     """Periodic check of `idle_timeout` and `max_lifetime`."""
 
 
-def _no_emit(event_type: str, data: dict[str, Any]) -> None:
-    del event_type, data
-
-
 class ProcessActor(Actor):
     """Runs one agent process; see the module docstring."""
 
-    def __init__(self, record: ProcessRecord, emit: Emit | None = None) -> None:
+    def __init__(self, record: ProcessRecord) -> None:
         super().__init__()
         self.record = record
-        self._emit_fn = emit or _no_emit
         self._agent: AgentCallable | None = None
         self._runs: dict[int, _Run] = {}
         self._run_ids = itertools.count(1)
@@ -405,10 +398,12 @@ class ProcessActor(Actor):
         return record.status(in_flight=len(self._runs), uptime=uptime)
 
     def _emit(self, event_type: str, data: dict[str, Any]) -> None:
-        try:
-            self._emit_fn(event_type, {"process": self.record.name, **data})
-        except Exception:
-            logger.exception("%s: emitting %s failed", self.record.name, event_type)
+        event = {"process": self.record.name, **data}
+        for listener in list(self.record.listeners):
+            try:
+                listener(event_type, event)
+            except Exception:
+                logger.exception("%s: a listener of %s failed", self.record.name, event_type)
 
 
 def _outcome(run_id: int, done: concurrent.futures.Future[str]) -> InvocationDone:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,10 @@ if TYPE_CHECKING:
     from greenroom.runtime.config import ProcessConfig
     from greenroom.triggers.event import TriggerEvent
 
-__all__ = ["DeadEvent", "ProcessRecord", "RunQueue"]
+__all__ = ["DeadEvent", "Listener", "ProcessRecord", "RunQueue"]
+
+Listener = Callable[[str, dict[str, Any]], None]
+"""Called with `(event_type, data)` for each process event, from the process's actor thread."""
 
 DEAD_EVENT_LIMIT = 1000
 
@@ -105,6 +109,7 @@ class ProcessRecord:
         self.inbox = MessageInbox.from_config(config.inbox, clock=clock) \
             if config.inbox.enabled else None
         self.answers: dict[str, Future[InboxResponse]] = {}
+        self.listeners: list[Listener] = []
         self.inflight: dict[int, TriggerEvent] = {}
         self.restart_pending = False
         self.invocation_count = 0

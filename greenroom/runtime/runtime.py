@@ -111,7 +111,7 @@ class AgentRuntime:
             raise TypeError(msg)
         process = AgentProcess(name, config, process_id=process_id, runtime=self,
                                event_bus=self.event_bus, broker=self.broker)
-        process.bind_emitter(self._emit)
+        process.add_listener(self._emit)
         self._processes[name] = process
         return process
 

@@ -19,7 +19,9 @@ def _run(name: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_every_example_is_covered_here() -> None:
-    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == ["probe_test.py", "supervision_tree.py"]
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == [
+        "probe_test.py", "single_agent.py", "supervision_tree.py", "three_agents.py",
+    ]
 
 
 def test_supervision_tree_example() -> None:
@@ -29,6 +31,22 @@ def test_supervision_tree_example() -> None:
     assert lines[0].startswith("summary #1")
     assert lines[1].startswith("restarted summarizer (attempt 1")
     assert lines[2].startswith("summary #1")  # a fresh incarnation counts from one again
+
+
+def test_single_agent_example() -> None:
+    result = _run("single_agent.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "reply: billing: page someone", "state=running runs=1", "after close: stopped",
+    ]
+
+
+def test_three_agents_example() -> None:
+    result = _run("three_agents.py")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "report: average reading 4.50"
+    assert sorted(lines[1:]) == ["analyst: running", "collector: running", "reporter: running"]
 
 
 @pytest.mark.parametrize("how", [(), ("-m", "pytest", "-q", "-p", "no:cacheprovider")])

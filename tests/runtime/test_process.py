@@ -25,7 +25,7 @@ def event(payload: Any = None) -> TriggerEvent:
 async def started(config: ProcessConfig, **kwargs: Any) -> tuple[AgentProcess, EventLog]:
     log = EventLog()
     process = AgentProcess("p", config, **kwargs)
-    process.bind_emitter(log)
+    process.add_listener(log)
     await process.start()
     return process, log
 

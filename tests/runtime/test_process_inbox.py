@@ -34,7 +34,7 @@ def test_a_message_reaches_the_next_run_once() -> None:
 
         log = EventLog()
         process = AgentProcess("p", ProcessConfig(model=agent, inbox=INBOX))
-        process.bind_emitter(log)
+        process.add_listener(log)
         await process.start()
         try:
             message_id = await process.send_message("prefer short answers", sender_id="ops")
