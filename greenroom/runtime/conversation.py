@@ -41,6 +41,13 @@ def _checked(message: object, where: str) -> dict[str, Any]:
     return copy.deepcopy(dict(message))
 
 
+def _copy(message: dict[str, Any]) -> dict[str, Any]:
+    """A copy that shares nothing mutable; plain-string messages (the usual) copy shallowly."""
+    if all(isinstance(value, str) for value in message.values()):
+        return dict(message)
+    return copy.deepcopy(message)
+
+
 class ConversationBuffer:
     """The last `max_messages` messages (`{"role": ..., "content": ...}` dicts), oldest first.
 
@@ -71,7 +78,7 @@ class ConversationBuffer:
 
     def get_messages(self) -> list[dict[str, Any]]:
         """All buffered messages, oldest first (copies)."""
-        return copy.deepcopy(list(self._messages))
+        return [_copy(message) for message in self._messages]
 
     def set_messages(self, messages: Iterable[Mapping[str, Any]]) -> None:
         """Replace the contents (keeping the newest that fit); invalid input changes nothing."""
@@ -86,7 +93,7 @@ class ConversationBuffer:
     def copy(self) -> ConversationBuffer:
         """An independent buffer with the same limit and messages (for a concurrent invocation)."""
         forked = ConversationBuffer(self._max)
-        forked._messages.extend(copy.deepcopy(list(self._messages)))
+        forked._messages.extend(_copy(message) for message in self._messages)
         return forked
 
     def to_dict(self) -> dict[str, Any]:

@@ -106,7 +106,6 @@ class Supervisor(Actor):
         self.intensity = RestartIntensity(max_restarts, within)
         self.backoff = backoff
         self.auto_shutdown: AutoShutdown = auto_shutdown
-        self._random = random.Random()
         self._children: dict[str, _Child] = {}
         for spec in specs:
             self._add(spec)
@@ -233,7 +232,7 @@ class Supervisor(Actor):
             self._children[i].status = "restarting"
         delay = 0.0
         if self.backoff is not None:
-            delay = self.backoff.delay(child.attempts, self._random.random())
+            delay = self.backoff.delay(child.attempts, random.random())
         child.attempts += 1
         for i in ids:
             self.system.event_stream.publish(ChildRestarted(self.path, i, child.attempts, delay))
@@ -303,7 +302,7 @@ class Supervisor(Actor):
                 )
                 if not self.intensity.record(self.system.clock.monotonic()):
                     self._give_up(child)
-                delay = self.backoff.delay(child.attempts, self._random.random()) \
+                delay = self.backoff.delay(child.attempts, random.random()) \
                     if self.backoff is not None else 0.0
                 child.attempts += 1
                 self.system.event_stream.publish(
