@@ -25,7 +25,6 @@ class EventStream:
         self.name = name
         self._subscribers: list[tuple[pykka.ActorRef[Any], type | tuple[type, ...]]] = []
         self._lock = threading.Lock()
-        self.published = 0
 
     def subscribe(
         self, ref: pykka.ActorRef[Any], classes: type | tuple[type, ...] = object
@@ -42,7 +41,6 @@ class EventStream:
     def publish(self, event: Any) -> None:
         """Tell `event` to each matching subscriber; never raises."""
         with self._lock:
-            self.published += 1
             subscribers = list(self._subscribers)
         logger.debug("%s: %r", self.name, event)
         for ref, classes in subscribers:

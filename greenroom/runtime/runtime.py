@@ -225,13 +225,13 @@ class AgentRuntime:
     # Actors ------------------------------------------------------------------------------------
 
     def _start_process_supervisor(self, spec: ChildSpec) -> ChildHandle:
-        """Start a process's supervisor under the runtime's, replacing a dead one."""
+        """Start a process's supervisor under the runtime's, replacing an old one.
+
+        The spec is temporary, so terminating the old one also forgets it.
+        """
         sup = self._runtime_supervisor_proxy()
-        kids = {child_id for child_id, _, _ in sup.which_children().get()}
-        if spec.id in kids:
+        if spec.id in {child_id for child_id, _, _ in sup.which_children().get()}:
             sup.terminate_child(spec.id).get()
-            if spec.id in {child_id for child_id, _, _ in sup.which_children().get()}:
-                sup.delete_child(spec.id).get()
         process_sup = sup.start_child(spec).get()
         handle: ChildHandle = process_sup.proxy().child_ref("process").get()
         return handle

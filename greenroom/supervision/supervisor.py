@@ -230,14 +230,24 @@ class Supervisor(Actor):
         for i in ids:
             self._children[i].handle.restarting()
             self._children[i].status = "restarting"
-        delay = 0.0
-        if self.backoff is not None:
-            delay = self.backoff.delay(child.attempts, random.random())
+        self._schedule_restart(child, ids, retry=False)
+
+    def _schedule_restart(self, child: _Child, ids: list[str], *, retry: bool) -> None:
+        """Count an attempt of `child`, announce it, and restart `ids` after the backoff.
+
+        Without a delay, a first restart happens now; a retry after a failed restart is queued
+        as a message, so that a child failing to start cannot recurse inside one turn.
+        """
+        delay = 0.0 if self.backoff is None else self.backoff.delay(child.attempts,
+                                                                    random.random())
         child.attempts += 1
         for i in ids:
             self.system.event_stream.publish(ChildRestarted(self.path, i, child.attempts, delay))
+        due = _RestartDue(tuple(ids))
         if delay > 0:
-            self.timers.start_single_timer(("restart", spec.id), _RestartDue(tuple(ids)), delay)
+            self.timers.start_single_timer(("restart", child.spec.id), due, delay)
+        elif retry:
+            self.actor_ref.tell(due)
         else:
             self._restart(ids)
 
@@ -302,16 +312,7 @@ class Supervisor(Actor):
                 )
                 if not self.intensity.record(self.system.clock.monotonic()):
                     self._give_up(child)
-                delay = self.backoff.delay(child.attempts, random.random()) \
-                    if self.backoff is not None else 0.0
-                child.attempts += 1
-                self.system.event_stream.publish(
-                    ChildRestarted(self.path, i, child.attempts, delay)
-                )
-                if delay > 0:
-                    self.timers.start_single_timer(("restart", i), _RestartDue((i,)), delay)
-                else:  # at once, as without a failure: not when a (manual) clock next moves
-                    self.actor_ref.tell(_RestartDue((i,)))
+                self._schedule_restart(child, [i], retry=True)
 
     def _stop_child(self, child: _Child, *, why: str, restarting: bool = False) -> None:
         ref, child.ref = child.ref, None
