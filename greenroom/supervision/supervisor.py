@@ -241,12 +241,14 @@ class Supervisor(Actor):
         delay = 0.0 if self.backoff is None else self.backoff.delay(child.attempts,
                                                                     random.random())
         child.attempts += 1
+        due = _RestartDue(tuple(ids))
+        if delay > 0:  # armed before it is announced, so a listener may move the clock at once
+            self.timers.start_single_timer(("restart", child.spec.id), due, delay)
         for i in ids:
             self.system.event_stream.publish(ChildRestarted(self.path, i, child.attempts, delay))
-        due = _RestartDue(tuple(ids))
         if delay > 0:
-            self.timers.start_single_timer(("restart", child.spec.id), due, delay)
-        elif retry:
+            return
+        if retry:
             self.actor_ref.tell(due)
         else:
             self._restart(ids)

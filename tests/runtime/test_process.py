@@ -15,6 +15,8 @@ from greenroom.runtime.config import ProcessConfig
 from greenroom.runtime.errors import ProcessStateError
 from greenroom.runtime.lifecycle import ProcessState
 from greenroom.runtime.process import AgentProcess
+from greenroom.supervision import ChildRestarted
+from greenroom.testing import TestProbe
 from greenroom.triggers import TriggerEvent
 
 
@@ -247,6 +249,8 @@ def test_restart_policy_restarts_through_the_supervisor_with_backoff(
         config = ProcessConfig(model=flaky, max_consecutive_failures=2,
                                restart_policy="on_failure", max_restarts=2)
         process, log = await started(config, clock=clock)
+        scheduled = TestProbe(process.system)
+        process.system.event_stream.subscribe(scheduled.ref, ChildRestarted)
         try:
             await process.suspend()
             await process.inject(event(1))
@@ -254,9 +258,10 @@ def test_restart_policy_restarts_through_the_supervisor_with_backoff(
             await process.inject(event(3))
             await process.resume()
             await log.wait_for("process.failed")
-            await asyncio.sleep(0)
+            restart = await asyncio.to_thread(scheduled.expect_message_type, ChildRestarted)
+            assert 0.9 <= restart.delay <= 1.1  # backoff: 1 s +/- 10 %
             assert log.count("process.restarted") == 0
-            await asyncio.to_thread(clock.advance, 1.2)  # backoff: 1 s +/- 10 %
+            await asyncio.to_thread(clock.advance, 1.2)
             await log.wait_for("process.restarted")
             await log.wait_for("invocation.completed")
             status = process.status()
