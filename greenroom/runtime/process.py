@@ -49,8 +49,13 @@ T = TypeVar("T")
 RESTART_BACKOFF = Backoff(min=1.0, max=60.0, jitter=0.1, reset_after=3600.0)
 """Delay before an automatic restart: 1 s, doubling per restart, at most 60 s."""
 
-RESTART_WINDOW = 365 * 24 * 3600.0
-"""`max_restarts` counts restarts over the process's life, not per short window as in OTP."""
+RESTART_WINDOW = 3600.0
+"""The supervisor's intensity window. The restart policy itself (`max_restarts` restarts without
+a successful run in between) is decided by the `ProcessActor`, which stops raising once it is
+exhausted; the supervisor's intensity only guards against a crash loop of unexpected errors."""
+
+CRASH_LOOP_RESTARTS = 10
+"""Restarts per `RESTART_WINDOW` beyond `max_restarts` before the supervisor gives up."""
 
 STOP_GRACE = 30.0
 """Seconds past the drain time a stop waits for the process's report before giving up."""
@@ -65,7 +70,7 @@ def process_supervisor_spec(record: ProcessRecord) -> ChildSpec:
         kwargs={
             "children": [ChildSpec("process", ProcessActor, args=(record,),
                                    restart="transient")],
-            "max_restarts": config.max_restarts,
+            "max_restarts": config.max_restarts + CRASH_LOOP_RESTARTS,
             "within": RESTART_WINDOW,
             "backoff": RESTART_BACKOFF,
         },

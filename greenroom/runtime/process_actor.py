@@ -104,6 +104,7 @@ class ProcessActor(Actor):
         if record.lifecycle.state == _S.FAILED and record.restart_pending:
             record.restart_pending = False
             record.restart_count += 1
+            record.restart_streak += 1
             self._start_process("restart")
             self._emit("process.restarted", {"restart_count": record.restart_count})
 
@@ -143,6 +144,7 @@ class ProcessActor(Actor):
         }
 
     def _start_manual(self, _request: StartProcess) -> dict[str, Any]:
+        self.record.restart_streak = 0
         self._start_process("manual")
         return self.status()
 
@@ -272,6 +274,7 @@ class ProcessActor(Actor):
         else:
             record.invocation_count += 1
             record.consecutive_failures = 0
+            record.restart_streak = 0
             reply = done.reply or ""
             record.conversation.extend([run.prompt, {"role": "assistant", "content": reply}])
             self._settle_inbox(run.delivery, reply, run.event.event_id)
@@ -299,9 +302,14 @@ class ProcessActor(Actor):
         record.lifecycle.transition(_S.FAILED, reason=reason)
         self.timers.cancel("heartbeat")
         self._emit("process.failed", {"reason": reason, "error": record.last_error})
-        if record.config.restart_policy == "never":
+        exhausted = record.restart_streak >= record.config.max_restarts
+        if record.config.restart_policy == "never" or exhausted:
             self._cancel_runs()
             record.queue.bury_all("process failed")
+            if record.config.restart_policy != "never":
+                self._emit("process.restart_exhausted",
+                           {"restart_count": record.restart_count,
+                            "max_restarts": record.config.max_restarts})
             return
         record.restart_pending = True
         msg = f"process {record.name!r} failed ({reason}); restart policy " \

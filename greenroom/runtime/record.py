@@ -116,6 +116,7 @@ class ProcessRecord:
         self.failed_invocations = 0
         self.consecutive_failures = 0
         self.restart_count = 0
+        self.restart_streak = 0
         self.started_at: float | None = None
         self.suspend_reason: str | None = None
         self.last_error: str | None = None
@@ -135,6 +136,13 @@ class ProcessRecord:
             "in_flight": in_flight,
             "uptime_seconds": uptime,
             "conversation_messages": len(self.conversation),
+            "execution_mode": self.config.execution_mode.value,
+            "journal_enabled": self.config.journal.level != "none",
+            "trigger_count": len(self.config.triggers),
+            "custom_tool_count": len(self.config.tools),
+            "has_memory": self.context.memory is not None,
+            "filtered_count": 0,
+            "pending_retries": 0,
             "suspend_reason": self.suspend_reason,
             "last_error": self.last_error,
             "concurrency": self.config.concurrency,

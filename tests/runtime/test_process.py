@@ -360,3 +360,66 @@ def test_a_users_stop_cancels_a_pending_restart(caplog: pytest.LogCaptureFixture
             await process.close()
 
     asyncio.run(main())
+
+
+def test_restarts_without_a_success_are_exhausted_and_the_process_stays_failed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.CRITICAL)
+
+    async def main() -> None:
+        clock = ManualClock()
+
+        async def broken(invocation: Invocation) -> str:
+            raise RuntimeError("down")
+
+        config = ProcessConfig(model=broken, max_consecutive_failures=1,
+                               restart_policy="on_failure", max_restarts=2)
+        process, log = await started(config, clock=clock)
+        scheduled = TestProbe(process.system)
+        process.system.event_stream.subscribe(scheduled.ref, ChildRestarted)
+        try:
+            await process.suspend()
+            for i in range(5):
+                await process.inject(event(i))
+            await process.resume()
+            for restarts in (1, 2):
+                await log.wait_for("process.failed", count=restarts)
+                await asyncio.to_thread(scheduled.expect_message_type, ChildRestarted)
+                await asyncio.to_thread(clock.advance, 61)
+                await log.wait_for("process.restarted", count=restarts)
+            await log.wait_for("process.restart_exhausted")
+            exhausted = next(d for t, d in log.events if t == "process.restart_exhausted")
+            assert exhausted == {"process": "p", "restart_count": 2, "max_restarts": 2}
+            assert process.state is ProcessState.FAILED
+            status = process.status()
+            assert status["restart_count"] == 2
+            assert status["queue_size"] == 0
+            assert status["dead_letter_count"] == 2  # three runs failed, two events never ran
+            await asyncio.to_thread(clock.advance, 120)
+            assert log.count("process.restarted") == 2
+        finally:
+            await process.close()
+
+    asyncio.run(main())
+
+
+def test_status_has_the_reference_keys_that_apply() -> None:
+    async def main() -> None:
+        process, _log = await started(ProcessConfig(model=echo))
+        try:
+            status = process.status()
+            expected = {
+                "name", "process_id", "state", "execution_mode", "invocation_count",
+                "consecutive_failures", "restart_count", "journal_enabled", "trigger_count",
+                "custom_tool_count", "conversation_messages", "has_memory", "suspend_reason",
+                "queue_size", "dead_letter_count", "filtered_count", "pending_retries",
+                "uptime_seconds", "triggers",
+            }
+            assert expected <= status.keys()
+            assert status["execution_mode"] == "strict"
+            assert status["has_memory"] is False
+        finally:
+            await process.close()
+
+    asyncio.run(main())
