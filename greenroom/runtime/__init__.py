@@ -58,7 +58,7 @@ from greenroom.runtime.lifecycle import (
 from greenroom.runtime.process import AgentProcess
 from greenroom.runtime.process_actor import ProcessActor, ProcessFailedError
 from greenroom.runtime.runtime import AgentRuntime
-from greenroom.runtime.topics import TopicPattern, topic_matches, validate_topic
+from greenroom.triggers.topics import TopicPattern, topic_matches, validate_topic
 
 __all__ = [
     "VALID_TRANSITIONS",

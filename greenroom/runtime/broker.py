@@ -29,7 +29,7 @@ from greenroom.runtime.bus import (
     Unsubscribe,
     new_id,
 )
-from greenroom.runtime.topics import validate_topic
+from greenroom.triggers.topics import validate_topic
 
 __all__ = [
     "BrokerMessage",

@@ -26,7 +26,7 @@ from typing import Any, TypeAlias
 import pykka
 
 from greenroom.actors import Actor, ActorRef, ActorSystem, DeadLetter, Terminated
-from greenroom.runtime.topics import TopicPattern, validate_topic
+from greenroom.triggers.topics import TopicPattern, validate_topic
 
 __all__ = [
     "BusEvent",

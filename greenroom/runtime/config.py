@@ -28,7 +28,8 @@ from pydantic import (
 )
 
 from greenroom.agents.tools import ToolSpec, tool_spec
-from greenroom.runtime.topics import TopicPattern, validate_topic
+from greenroom.triggers.config import BUILTIN_TRIGGER_TYPES, TriggerConfig, trigger_ids
+from greenroom.triggers.topics import validate_topic
 
 __all__ = [
     "BUILTIN_TRIGGER_TYPES",
@@ -54,7 +55,6 @@ __all__ = [
 
 _PROVIDER_MODEL = re.compile(r"^[A-Za-z0-9_.-]+:\S+$")
 _PROCESS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
-_TRIGGER_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 _ENV_REFERENCE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -350,118 +350,6 @@ class ContextConfig(_Config):
         return value
 
 
-BUILTIN_TRIGGER_TYPES: Mapping[str, tuple[str, ...]] = {
-    "cron": ("cron_expression",),
-    "webhook": ("webhook_path", "webhook_port", "webhook_host", "hmac_secret"),
-    "file_watch": ("watch_path", "watch_patterns", "watch_events"),
-    "event": ("event_type", "event_source"),
-    "message": ("topic",),
-}
-"""Each built-in trigger type and the fields that belong to it."""
-
-_REQUIRED_TRIGGER_FIELD = {
-    "cron": "cron_expression",
-    "file_watch": "watch_path",
-    "event": "event_type",
-    "message": "topic",
-}
-_WATCH_EVENTS = frozenset({"created", "modified", "deleted", "moved"})
-
-
-class TriggerConfig(_Config):
-    """One trigger of a process. Which fields apply depends on `type`.
-
-    Built-in types need their own fields (`cron` needs `cron_expression`, `file_watch` needs
-    `watch_path`, `event` needs `event_type`, `message` needs `topic`), and a field of another
-    type may not differ from its default. Other types are custom; they keep their settings in
-    `custom_config`. `event_type` and `topic` may be wildcard patterns (`alerts.*`, `jobs.>`).
-    The cron expression is only checked for presence here; its syntax is checked by the cron
-    trigger.
-    """
-
-    type: str
-    cron_expression: str | None = None
-    webhook_path: str = "/webhook"
-    webhook_port: int = Field(default=9090, ge=0, le=65535)
-    webhook_host: str = Field(default="127.0.0.1", min_length=1)
-    hmac_secret: str | None = Field(default=None, min_length=1, repr=False)
-    watch_path: str | None = None
-    watch_patterns: list[str] = Field(default_factory=lambda: ["*"])
-    watch_events: list[str] = Field(default_factory=lambda: ["created", "modified"])
-    event_type: str | None = None
-    event_source: str | None = None
-    topic: str | None = None
-    custom_config: dict[str, JsonValue] = Field(default_factory=dict)
-    filter_expression: str | None = Field(default=None, min_length=1, max_length=2000)
-
-    @field_validator("type")
-    @classmethod
-    def _type(cls, value: str) -> str:
-        if not _TRIGGER_TYPE.match(value):
-            msg = "type: expected a name such as 'cron', 'webhook' or a custom type"
-            raise ValueError(msg)
-        return value
-
-    @field_validator("webhook_path")
-    @classmethod
-    def _path(cls, value: str) -> str:
-        if not value.startswith("/") or any(char.isspace() for char in value):
-            msg = "webhook_path: must start with '/' and contain no whitespace"
-            raise ValueError(msg)
-        return value
-
-    @field_validator("webhook_port")
-    @classmethod
-    def _port(cls, value: int) -> int:
-        if 0 < value <= 1024:
-            msg = "webhook_port: must be above 1024 (or 0 for any free port)"
-            raise ValueError(msg)
-        return value
-
-    @field_validator("watch_patterns")
-    @classmethod
-    def _patterns(cls, value: list[str]) -> list[str]:
-        if not value or any(not pattern for pattern in value):
-            msg = "watch_patterns: needs at least one non-empty glob pattern"
-            raise ValueError(msg)
-        return value
-
-    @field_validator("watch_events")
-    @classmethod
-    def _events(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - _WATCH_EVENTS)
-        if not value or unknown:
-            msg = f"watch_events: expected some of {sorted(_WATCH_EVENTS)}, got unknown {unknown}"
-            raise ValueError(msg)
-        return value
-
-    @field_validator("event_type", "topic")
-    @classmethod
-    def _pattern(cls, value: str | None) -> str | None:
-        if value is not None:
-            TopicPattern(value)
-        return value
-
-    @model_validator(mode="after")
-    def _fields_for_type(self) -> TriggerConfig:
-        for kind, names in BUILTIN_TRIGGER_TYPES.items():
-            for name in names:
-                if kind != self.type and getattr(self, name) != _default(name):
-                    msg = f"{name}: belongs to {kind!r} triggers, not {self.type!r}"
-                    raise ValueError(msg)
-        needed = _REQUIRED_TRIGGER_FIELD.get(self.type)
-        if needed is not None:
-            value = getattr(self, needed)
-            if value is None or not value.strip():
-                msg = f"{needed}: required for {self.type!r} triggers"
-                raise ValueError(msg)
-        return self
-
-
-def _default(name: str) -> Any:
-    return TriggerConfig.model_fields[name].get_default(call_default_factory=True)
-
-
 class ExecutionMode(StrEnum):
     """`strict`: the agent cannot change itself. `open`: it may, within `OpenModeConfig`."""
 
@@ -568,6 +456,12 @@ class ProcessConfig(_Config):
                 msg = f"tools[{index}]: another tool is already named {name!r}"
                 raise ValueError(msg)
             seen.add(name)
+        return value
+
+    @field_validator("triggers")
+    @classmethod
+    def _trigger_ids(cls, value: list[TriggerConfig]) -> list[TriggerConfig]:
+        trigger_ids(value)
         return value
 
     @field_serializer("model", when_used="json")

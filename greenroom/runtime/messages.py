@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AskQuestion",
+    "BuryEvent",
     "DrainExpired",
     "Inject",
     "InvocationDone",
@@ -21,7 +22,6 @@ __all__ = [
     "StatusRequest",
     "StopProcess",
     "SuspendProcess",
-    "TriggerFired",
     "WithdrawQuestion",
 ]
 
@@ -64,10 +64,11 @@ class Inject:
 
 
 @dataclass(frozen=True, slots=True)
-class TriggerFired:
-    """A trigger actor saw its condition; dead-lettered if the process cannot take it."""
+class BuryEvent:
+    """Keep an event the process could not take as a dead letter, with the reason."""
 
     event: TriggerEvent
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,9 +28,14 @@ from greenroom.runtime.messages import (
     WithdrawQuestion,
 )
 from greenroom.runtime.process_actor import ProcessActor
-from greenroom.runtime.record import Listener, ProcessRecord
+from greenroom.runtime.record import Listener, ProcessRecord, TriggerSlot
+from greenroom.runtime.trigger_host import ProcessTriggerHost
 from greenroom.supervision.spec import Backoff, ChildSpec
 from greenroom.supervision.supervisor import Supervisor
+from greenroom.triggers.config import TriggerConfig, trigger_ids
+from greenroom.triggers.host import TriggerStats
+from greenroom.triggers.registry import create_trigger, trigger_child_spec
+from greenroom.triggers.supervisor import TriggerSupervisor
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -68,8 +73,10 @@ def process_supervisor_spec(record: ProcessRecord) -> ChildSpec:
         f"process-{record.name}",
         Supervisor,
         kwargs={
-            "children": [ChildSpec("process", ProcessActor, args=(record,),
-                                   restart="transient")],
+            "children": [
+                ChildSpec("process", ProcessActor, args=(record,), restart="transient"),
+                ChildSpec("triggers", TriggerSupervisor),
+            ],
             "max_restarts": config.max_restarts + CRASH_LOOP_RESTARTS,
             "within": RESTART_WINDOW,
             "backoff": RESTART_BACKOFF,
@@ -108,6 +115,11 @@ class AgentProcess:
         )
         self._supervisor: pykka.ActorRef[Any] | None = None
         self._handle: ChildHandle | None = None
+        self._triggers: ChildHandle | None = None
+        self._host = ProcessTriggerHost(
+            self._record, lambda: self._handle, clock=self._system.clock,
+            event_bus=event_bus, broker=broker,
+        )
 
     def __repr__(self) -> str:
         return f"<AgentProcess {self.name!r} {self.state.value}>"
@@ -154,6 +166,8 @@ class AgentProcess:
         """
         handle = await asyncio.to_thread(self._ensure_actors)
         await handle.ask(StartProcess(), block=False)
+        for slot in list(self._record.triggers.values()):
+            await self._start_trigger(slot)
 
     async def stop(self, drain_timeout: float | None = None) -> dict[str, Any]:
         """Stop gracefully: no new run; runs in flight get `drain_timeout` s (default: the
@@ -161,6 +175,7 @@ class AgentProcess:
         (both kept as dead letters). A user's stop never triggers a restart.
         """
         drain = self.config.drain_timeout if drain_timeout is None else drain_timeout
+        await self._stop_triggers()
         if self.state is ProcessState.FAILED:  # maybe waiting for a restart: cancel it
             await asyncio.to_thread(self._discard_actors)
         if self._handle is None or not self._handle.is_alive():
@@ -189,6 +204,41 @@ class AgentProcess:
         """
         queued: bool = await self._require_handle("inject").ask(Inject(event), block=False)
         return queued
+
+    async def add_trigger(self, config: TriggerConfig) -> str:
+        """Add a trigger (started at once if the process runs or is suspended); returns its id.
+
+        Raises `TriggerError` for an unknown type, or what the trigger raises when it cannot
+        start (a webhook port in use, a missing watch directory); nothing is added then.
+        """
+        if not isinstance(config, TriggerConfig):
+            msg = f"config: expected a TriggerConfig, got {type(config).__name__}"
+            raise TypeError(msg)
+        create_trigger(config, event_bus=self.event_bus, broker=self.broker)
+        taken = set(self._record.triggers)
+        if config.trigger_id is not None and config.trigger_id in taken:
+            msg = f"trigger_id: {config.trigger_id!r} is already a trigger of {self.name!r}"
+            raise ValueError(msg)
+        base = trigger_ids([config])[0]
+        trigger_id, n = base, 1
+        while trigger_id in taken:
+            n += 1
+            trigger_id = f"{base}-{n}"
+        slot = TriggerSlot(trigger_id, config, TriggerStats(trigger_id, config.type, "dynamic"))
+        if self.state in (ProcessState.RUNNING, ProcessState.SUSPENDED):
+            await self._start_trigger(slot)
+        self._record.triggers[trigger_id] = slot
+        return trigger_id
+
+    async def remove_trigger(self, trigger_id: str) -> None:
+        """Stop and remove a trigger; `KeyError` naming it if the process has none by that id."""
+        if trigger_id not in self._record.triggers:
+            msg = f"process {self.name!r} has no trigger {trigger_id!r}"
+            raise KeyError(msg)
+        supervisor = self._trigger_supervisor()
+        if supervisor is not None:
+            await supervisor.stop_trigger(trigger_id)
+        del self._record.triggers[trigger_id]
 
     async def send_message(
         self,
@@ -273,12 +323,35 @@ class AgentProcess:
             return self._handle
         spec = process_supervisor_spec(self._record)
         if self.runtime is not None:
-            self._handle = self.runtime._start_process_supervisor(spec)
-            return self._handle
-        kwargs = spec.kwargs or {}
-        self._supervisor = self._system.spawn(Supervisor, name=spec.id, **kwargs)
-        self._handle = self._supervisor.proxy().child_ref("process").get()
-        return self._handle
+            supervisor = self.runtime._start_process_supervisor(spec)
+        else:
+            kwargs = spec.kwargs or {}
+            supervisor = self._supervisor = self._system.spawn(Supervisor, name=spec.id, **kwargs)
+        proxy = supervisor.proxy()
+        self._triggers = proxy.child_ref("triggers").get()
+        handle: ChildHandle = proxy.child_ref("process").get()
+        self._handle = handle
+        return handle
+
+    def _trigger_supervisor(self) -> Any:
+        """A proxy of the running `TriggerSupervisor`, or None."""
+        handle = self._triggers
+        ref = handle.current if handle is not None else None
+        return ref.proxy() if ref is not None else None
+
+    async def _start_trigger(self, slot: TriggerSlot) -> None:
+        supervisor = self._trigger_supervisor()
+        if supervisor is not None:
+            spec = trigger_child_spec(slot.config, slot.trigger_id, self._host, slot.stats)
+            await supervisor.start_trigger(spec)
+
+    async def _stop_triggers(self) -> None:
+        supervisor = self._trigger_supervisor()
+        if supervisor is not None:
+            try:
+                await supervisor.stop_triggers()
+            except pykka.ActorDeadError:
+                return
 
     def _require_handle(self, operation: str) -> ChildHandle:
         handle = self._handle
@@ -300,6 +373,7 @@ class AgentProcess:
         elif self._supervisor is not None:
             self._system.stop(self._supervisor)
         self._handle = None
+        self._triggers = None
         self._record.restart_pending = False
 
     def _stopped_without_actor(self) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from greenroom.runtime.invoke import prepare_run, resolve_agent, run_agent
 from greenroom.runtime.lifecycle import ProcessState
 from greenroom.runtime.messages import (
     AskQuestion,
+    BuryEvent,
     DrainExpired,
     Inject,
     InvocationDone,
@@ -36,10 +37,11 @@ from greenroom.runtime.messages import (
     StatusRequest,
     StopProcess,
     SuspendProcess,
-    TriggerFired,
     WithdrawQuestion,
 )
 from greenroom.triggers.event import TriggerEvent
+from greenroom.triggers.host import Delivery as TriggerDelivery
+from greenroom.triggers.host import TriggerFired
 
 if TYPE_CHECKING:
     import concurrent.futures
@@ -129,7 +131,8 @@ class ProcessActor(Actor):
     def _make_protocol(self) -> dict[type, Callable[[Any], Any]]:
         return {
             InvocationDone: self._finished,
-            TriggerFired: lambda m: self._accept(m.event, strict=False),
+            TriggerFired: self._trigger_fired,
+            BuryEvent: lambda m: self.record.queue.bury(m.event, m.reason),
             Inject: lambda m: self._accept(m.event, strict=True),
             StatusRequest: lambda _m: self.status(),
             SendMessage: self._send,
@@ -238,6 +241,21 @@ class ProcessActor(Actor):
         else:
             self._dispatch()
         return True
+
+    def _trigger_fired(self, fired: TriggerFired) -> TriggerDelivery:
+        """An event from a trigger actor: queued, or refused (and dead-lettered) with a reason."""
+        event = fired.event
+        record = self.record
+        state = record.lifecycle.state
+        if state not in _ACCEPTING:
+            reason = f"process {state.value}"
+            record.queue.bury(event, reason)
+            return TriggerDelivery(False, event.event_id, reason)
+        if not self._accept(event, strict=False):
+            return TriggerDelivery(False, event.event_id, "queue full")
+        if "checkpoint" in event.metadata:
+            record.trigger_checkpoints[event.trigger_id] = event.metadata["checkpoint"]
+        return TriggerDelivery(True, event.event_id)
 
     def _dispatch(self) -> None:
         record = self.record

@@ -17,13 +17,15 @@ from greenroom.runtime.context import AgentContext
 from greenroom.runtime.conversation import ConversationBuffer
 from greenroom.runtime.inbox import InboxResponse, MessageInbox
 from greenroom.runtime.lifecycle import ProcessLifecycle, TimeSource
+from greenroom.triggers.config import TriggerConfig, trigger_ids
+from greenroom.triggers.host import TriggerStats
 
 if TYPE_CHECKING:
     from greenroom.actors.future import Future
     from greenroom.runtime.config import ProcessConfig
     from greenroom.triggers.event import TriggerEvent
 
-__all__ = ["DeadEvent", "Listener", "ProcessRecord", "RunQueue"]
+__all__ = ["DeadEvent", "Listener", "ProcessRecord", "RunQueue", "TriggerSlot"]
 
 Listener = Callable[[str, dict[str, Any]], None]
 """Called with `(event_type, data)` for each process event, from the process's actor thread."""
@@ -37,6 +39,19 @@ class DeadEvent:
 
     event: TriggerEvent
     reason: str
+
+
+@dataclass(slots=True)
+class TriggerSlot:
+    """One trigger of a process: its id, config and counters (`source`: config or dynamic)."""
+
+    trigger_id: str
+    config: TriggerConfig
+    stats: TriggerStats
+
+    def status(self, checkpoints: dict[str, Any]) -> dict[str, Any]:
+        """The trigger's entry in the process status."""
+        return {**self.stats.to_dict(), "checkpoint": checkpoints.get(self.trigger_id)}
 
 
 class RunQueue:
@@ -111,6 +126,12 @@ class ProcessRecord:
         self.answers: dict[str, Future[InboxResponse]] = {}
         self.listeners: list[Listener] = []
         self.inflight: dict[int, TriggerEvent] = {}
+        self.triggers: dict[str, TriggerSlot] = {
+            trigger_id: TriggerSlot(trigger_id, trigger, TriggerStats(trigger_id, trigger.type))
+            for trigger_id, trigger in zip(trigger_ids(config.triggers), config.triggers,
+                                           strict=True)
+        }
+        self.trigger_checkpoints: dict[str, Any] = {}
         self.restart_pending = False
         self.invocation_count = 0
         self.failed_invocations = 0
@@ -147,5 +168,5 @@ class ProcessRecord:
             "last_error": self.last_error,
             "concurrency": self.config.concurrency,
             "inbox": self.inbox.status() if self.inbox is not None else None,
-            "triggers": [],
+            "triggers": [slot.status(self.trigger_checkpoints) for slot in self.triggers.values()],
         }

@@ -225,15 +225,13 @@ class AgentRuntime:
     # Actors ------------------------------------------------------------------------------------
 
     def _start_process_supervisor(self, spec: ChildSpec) -> ChildHandle:
-        """Start a process's supervisor under the runtime's, replacing an old one.
-
-        The spec is temporary, so terminating the old one also forgets it.
+        """Start a process's supervisor under the runtime's, replacing an old one; returns the
+        supervisor's handle. The spec is temporary, so terminating the old one also forgets it.
         """
         sup = self._runtime_supervisor_proxy()
         if spec.id in {child_id for child_id, _, _ in sup.which_children().get()}:
             sup.terminate_child(spec.id).get()
-        process_sup = sup.start_child(spec).get()
-        handle: ChildHandle = process_sup.proxy().child_ref("process").get()
+        handle: ChildHandle = sup.start_child(spec).get()
         return handle
 
     def _stop_process_supervisor(self, process: AgentProcess) -> None:

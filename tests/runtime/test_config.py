@@ -407,8 +407,10 @@ def test_bad_trigger_values_name_the_field(data: dict[str, Any], loc: str, text:
     assert text in message
 
 
-def test_cron_syntax_is_left_to_the_cron_trigger() -> None:
-    assert TriggerConfig(type="cron", cron_expression="not a cron").cron_expression == "not a cron"
+def test_cron_syntax_is_checked_when_the_config_is_built() -> None:
+    loc, text = error_of(TriggerConfig, {"type": "cron", "cron_expression": "not a cron"})
+    assert loc == ""
+    assert text.startswith("Value error, cron_expression: expected 5 fields")
 
 
 def test_trigger_defaults() -> None:

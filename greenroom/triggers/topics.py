@@ -13,6 +13,7 @@ __all__ = ["TopicPattern", "topic_matches", "validate_topic"]
 
 _ONE = "*"
 _TAIL = ">"
+_FOREIGN = frozenset({"#", "+"})
 
 
 def _tokens(text: object, kind: str) -> list[str]:
@@ -47,6 +48,12 @@ class TopicPattern:
     def __init__(self, pattern: str) -> None:
         tokens = _tokens(pattern, "pattern")
         for index, token in enumerate(tokens):
+            if token in _FOREIGN:
+                msg = (
+                    f"invalid pattern {pattern!r}: {token!r} is an MQTT/AMQP wildcard; "
+                    "use '*' for one token and '>' for the rest (NATS rules)"
+                )
+                raise ValueError(msg)
             if token == _TAIL and index != len(tokens) - 1:
                 msg = f"invalid pattern {pattern!r}: '>' may only be the last token"
                 raise ValueError(msg)

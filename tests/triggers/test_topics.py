@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from greenroom.runtime.topics import TopicPattern, topic_matches, validate_topic
+from greenroom.triggers.topics import TopicPattern, topic_matches, validate_topic
 
 
 @pytest.mark.parametrize(
@@ -100,3 +100,9 @@ def test_compiled_patterns_compare_by_text() -> None:
     assert len({TopicPattern("a.*"), TopicPattern("a.*")}) == 1
     assert repr(TopicPattern("a.*")) == "TopicPattern('a.*')"
     assert TopicPattern("a.*").pattern == "a.*"
+
+
+@pytest.mark.parametrize("pattern", ["a.#", "#", "a.+.b"])
+def test_mqtt_and_amqp_wildcards_are_refused_with_a_hint(pattern: str) -> None:
+    with pytest.raises(ValueError, match="MQTT/AMQP wildcard; use '\\*' for one token"):
+        TopicPattern(pattern)
