@@ -20,7 +20,8 @@ def _run(name: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_every_example_is_covered_here() -> None:
     assert sorted(p.name for p in EXAMPLES.glob("*.py")) == [
-        "probe_test.py", "single_agent.py", "supervision_tree.py", "three_agents.py",
+        "five_triggers.py", "probe_test.py", "single_agent.py", "supervision_tree.py",
+        "three_agents.py",
     ]
 
 
@@ -47,6 +48,19 @@ def test_three_agents_example() -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == "report: average reading 4.50"
     assert sorted(lines[1:]) == ["analyst: running", "collector: running", "reporter: running"]
+
+
+def test_five_triggers_example() -> None:
+    result = _run("five_triggers.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "cron: scheduled check",
+        "event: alert from monitor: disk full",
+        "file_watch: config pipeline.yaml created",
+        "message: message on pipeline.alerts.db: replica lag 40 s",
+        "webhook: pipeline nightly-etl failed",
+        "every trigger fired: True",
+    ]
 
 
 @pytest.mark.parametrize("how", [(), ("-m", "pytest", "-q", "-p", "no:cacheprovider")])

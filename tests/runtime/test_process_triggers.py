@@ -4,9 +4,11 @@ runs, refused while it cannot take events, and restarted without touching it."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
+import aiohttp
 import pytest
 from process_support import EventLog, eventually
 
@@ -15,6 +17,7 @@ from greenroom.agents.invocation import Invocation
 from greenroom.runtime.config import ProcessConfig
 from greenroom.runtime.process import AgentProcess
 from greenroom.runtime.runtime import AgentRuntime
+from greenroom.triggers.signatures import sign
 from greenroom.triggers import (
     CronTrigger,
     EventTrigger,
@@ -22,6 +25,7 @@ from greenroom.triggers import (
     TriggerConfig,
     TriggerError,
     TriggerEvent,
+    WebhookTrigger,
     register_trigger_type,
     unregister_trigger_type,
 )
@@ -225,3 +229,52 @@ def test_a_crashing_trigger_is_restarted_and_the_process_keeps_running(
         asyncio.run(main())
     finally:
         unregister_trigger_type("ticker")
+
+
+def test_a_signed_webhook_reaches_the_agent_and_is_refused_while_failed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.CRITICAL)
+
+    async def main() -> None:
+        seen: list[Any] = []
+
+        async def picky(invocation: Invocation) -> str:
+            seen.append(invocation.event.payload)
+            if invocation.event.payload.get("fail"):
+                raise RuntimeError("bad order")
+            return "ok"
+
+        hook = WebhookTrigger("/orders", webhook_port=0, hmac_secret="s3cret",
+                              signature_scheme="github")
+        config = ProcessConfig(model=picky, triggers=[hook], max_consecutive_failures=1)
+        async with AgentRuntime() as runtime:
+            log = EventLog()
+            runtime.add_listener(log)
+            process = await runtime.add_process("shop", config)
+            await process.start()
+            url = process.status()["triggers"][0]["url"]
+            async with aiohttp.ClientSession() as http:
+                body = json.dumps({"order": 1}).encode()
+                headers = {"Content-Type": "application/json",
+                           **sign("github", "s3cret", body, delivery_id="d-1")}
+                async with http.post(url, data=body, headers=headers) as response:
+                    assert response.status == 202
+                    accepted = await response.json()
+                await log.wait_for("invocation.completed")
+                assert seen == [{"order": 1}]
+                assert accepted["status"] == "accepted"
+                async with http.post(url, data=body, headers={"X-Hub-Signature-256": "sha256=00"}) \
+                        as response:
+                    assert response.status == 401
+                bad = json.dumps({"fail": True}).encode()
+                async with http.post(url, data=bad, headers=sign("github", "s3cret", bad)) as r:
+                    assert r.status == 202
+                await log.wait_for("process.failed")
+                async with http.post(url, data=body, headers=sign("github", "s3cret", body)) as r:
+                    assert r.status == 503
+                    assert r.headers["Retry-After"] == "30"
+            await process.stop()
+            assert process.status()["triggers"][0]["fire_count"] == 2
+
+    asyncio.run(main())
