@@ -17,7 +17,6 @@ from greenroom.agents.invocation import Invocation
 from greenroom.runtime.config import ProcessConfig
 from greenroom.runtime.process import AgentProcess
 from greenroom.runtime.runtime import AgentRuntime
-from greenroom.triggers.signatures import sign
 from greenroom.triggers import (
     CronTrigger,
     EventTrigger,
@@ -29,6 +28,7 @@ from greenroom.triggers import (
     register_trigger_type,
     unregister_trigger_type,
 )
+from greenroom.triggers.signatures import sign
 
 
 class Recorder:
