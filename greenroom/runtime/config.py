@@ -305,11 +305,17 @@ class InboxConfig(_Config):
 
 
 class JournalConfig(_Config):
-    """Durable audit log settings: level, backend and the file backend's directory."""
+    """Durable journal settings: level, backend, the file backend's directory, when appends are
+    fsync'd (`always`: before they are acknowledged; `batch`: every `sync_interval` s; `never`)
+    and how many runs pass between checkpoints.
+    """
 
     level: Literal["none", "checkpoint", "full"] = "checkpoint"
     backend: Literal["file", "memory"] = "file"
     path: str = Field(default=".greenroom/journal", min_length=1)
+    fsync: Literal["always", "batch", "never"] = "always"
+    sync_interval: float = Field(default=0.05, gt=0)
+    checkpoint_every: int = Field(default=100, ge=1)
 
 
 class ContextConfig(_Config):
