@@ -1,4 +1,5 @@
-"""The kernel benchmark keeps running (figures are printed, never asserted)."""
+"""Every benchmark keeps running: `python -m bench.<name> --quick` exits 0 and prints each row
+(figures are printed, never asserted)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,58 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
+KERNEL_ROWS = (
+    "tell throughput",
+    "ask round trip median",
+    "spawn",
+    "RSS per idle actor",
+    "failure -> restarted -> answer",
+)
 
-def test_kernel_benchmark_quick_run_prints_its_table() -> None:
+RUNTIME_ROWS = (
+    "inject -> invocation finished median (ms)",
+    "inject -> invocation finished p99 (ms)",
+    "no-op runs/s per process, concurrency 1",
+    "no-op runs/s per process, concurrency 4",
+    "add + start 1 process (ms, total)",
+    "add + start 10 processes (ms, total)",
+    "add + start 100 processes (ms, total)",
+    "RSS per idle process @100 (KiB)",
+)
+
+TRIGGERS_ROWS = (
+    "webhook POST -> agent entered median (ms)",
+    "webhook POST -> agent entered p99 (ms)",
+    "webhook POST -> 202 received median (ms)",
+    "webhook POST -> 202 received p99 (ms)",
+    "webhook accepted requests/s, one process (32 in flight, N=1,000)",
+    "webhook answers other than 202 in the requests/s runs (count)",
+    "file write -> agent entered median (ms, debounce 0.01 s)",
+    "file write -> agent entered p99 (ms, debounce 0.01 s)",
+)
+
+
+@pytest.mark.parametrize(
+    ("module", "rows", "floor_line"),
+    [
+        ("bench.kernel", KERNEL_ROWS, False),
+        ("bench.runtime", RUNTIME_ROWS, True),
+        ("bench.triggers", TRIGGERS_ROWS, True),
+    ],
+)
+def test_benchmark_quick_run_prints_its_table(
+    module: str, rows: tuple[str, ...], floor_line: bool
+) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bench.kernel", "--quick"],
+        [sys.executable, "-m", module, "--quick"],
         cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    for row in ("tell throughput", "ask round trip median", "spawn", "RSS per idle actor",
-                "failure -> restarted -> answer"):
-        assert row in result.stdout
+    if floor_line:
+        assert "Machine floor in this run" in result.stdout
+    for row in rows:
+        assert row in result.stdout, row
