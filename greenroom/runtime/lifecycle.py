@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from greenroom.runtime.errors import ProcessStateError
 
 __all__ = [
+    "ACCEPTING_STATES",
     "DEFAULT_HISTORY_LIMIT",
     "VALID_TRANSITIONS",
     "ProcessLifecycle",
@@ -59,6 +60,9 @@ class ProcessState(StrEnum):
 
 
 _S = ProcessState
+
+ACCEPTING_STATES = frozenset({_S.RUNNING, _S.SUSPENDED})
+"""States in which a process takes new events (suspended: they queue)."""
 
 VALID_TRANSITIONS: Mapping[ProcessState, frozenset[ProcessState]] = {
     _S.CREATED: frozenset({_S.STARTING, _S.STOPPED}),

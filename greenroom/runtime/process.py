@@ -34,7 +34,7 @@ from greenroom.supervision.spec import Backoff, ChildSpec
 from greenroom.supervision.supervisor import Supervisor
 from greenroom.triggers.config import TriggerConfig, trigger_ids
 from greenroom.triggers.host import TriggerStats
-from greenroom.triggers.registry import create_trigger, trigger_child_spec
+from greenroom.triggers.registry import check_trigger_type, trigger_child_spec
 from greenroom.triggers.supervisor import TriggerSupervisor
 
 if TYPE_CHECKING:
@@ -214,7 +214,7 @@ class AgentProcess:
         if not isinstance(config, TriggerConfig):
             msg = f"config: expected a TriggerConfig, got {type(config).__name__}"
             raise TypeError(msg)
-        create_trigger(config, event_bus=self.event_bus, broker=self.broker)
+        check_trigger_type(config.type)  # a running process builds it below, once
         taken = set(self._record.triggers)
         if config.trigger_id is not None and config.trigger_id in taken:
             msg = f"trigger_id: {config.trigger_id!r} is already a trigger of {self.name!r}"

@@ -24,7 +24,7 @@ from greenroom.runtime.errors import ProcessNotAcceptingError
 from greenroom.runtime.inbox import InboxResponse, MessageType
 from greenroom.runtime.inbox_delivery import read_answers
 from greenroom.runtime.invoke import prepare_run, resolve_agent, run_agent
-from greenroom.runtime.lifecycle import ProcessState
+from greenroom.runtime.lifecycle import ACCEPTING_STATES, ProcessState
 from greenroom.runtime.messages import (
     AskQuestion,
     BuryEvent,
@@ -60,7 +60,7 @@ QUESTION_GRACE = 60.0
 """Seconds a question outlives its asker's timeout before it expires from the inbox."""
 
 _S = ProcessState
-_ACCEPTING = frozenset({_S.RUNNING, _S.SUSPENDED})
+_ACCEPTING = ACCEPTING_STATES
 
 
 class ProcessFailedError(RuntimeError):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pykka
 
 from greenroom.actors.future import Future
-from greenroom.runtime.lifecycle import ProcessState
+from greenroom.runtime.lifecycle import ACCEPTING_STATES
 from greenroom.runtime.messages import BuryEvent
 from greenroom.triggers.host import Delivery, TriggerFired
 
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
     from greenroom.triggers.event import TriggerEvent
 
 __all__ = ["ProcessTriggerHost"]
-
-_ACCEPTING = frozenset({ProcessState.RUNNING, ProcessState.SUSPENDED})
 
 
 class ProcessTriggerHost:
@@ -57,7 +55,7 @@ class ProcessTriggerHost:
         """None while the process takes events; else why not."""
         record = self._record
         state = record.lifecycle.state
-        if state not in _ACCEPTING:
+        if state not in ACCEPTING_STATES:
             return f"process {state.value}"
         if len(record.queue) >= record.queue.capacity:
             return "queue full"

@@ -41,4 +41,4 @@ class EventTriggerActor(SubscriptionTriggerActor):
             "data": getattr(item, "data", None),
             "event_id": event_id,
         }
-        self.fire(payload, idempotency_key=f"{self.trigger_id}:{event_id}" if event_id else None)
+        self.fire(payload, idempotency_key=f"{self.trigger_id}@{event_id}" if event_id else None)

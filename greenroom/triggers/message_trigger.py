@@ -37,5 +37,5 @@ class MessageTriggerActor(SubscriptionTriggerActor):
             "content": getattr(item, "content", item),
             "message_id": message_id,
         }
-        key = f"{self.trigger_id}:{message_id}" if message_id else None
+        key = f"{self.trigger_id}@{message_id}" if message_id else None
         self.fire(payload, idempotency_key=key)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ActorTrigger",
     "TriggerFactory",
+    "check_trigger_type",
     "create_trigger",
     "register_trigger_type",
     "registered_trigger_types",
@@ -94,12 +95,18 @@ def registered_trigger_types() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def check_trigger_type(type_name: str) -> TriggerFactory:
+    """The factory registered for `type_name`; `TriggerError` listing the known types if none."""
+    factory = _REGISTRY.get(type_name)
+    if factory is None:
+        msg = f"unknown trigger type {type_name!r}; registered: {registered_trigger_types()}"
+        raise TriggerError(msg)
+    return factory
+
+
 def create_trigger(config: TriggerConfig, *, event_bus: Any = None, broker: Any = None) -> Any:
     """Build the trigger for `config`; `TriggerError` for an unknown type or a bad factory."""
-    factory = _REGISTRY.get(config.type)
-    if factory is None:
-        msg = f"unknown trigger type {config.type!r}; registered: {registered_trigger_types()}"
-        raise TriggerError(msg)
+    factory = check_trigger_type(config.type)
     trigger = factory(config, event_bus=event_bus, broker=broker)
     if not isinstance(trigger, ActorTrigger) and not is_trigger_object(trigger):
         msg = f"the factory for {config.type!r} returned {type(trigger).__name__}, which is " \

@@ -278,3 +278,30 @@ def test_a_signed_webhook_reaches_the_agent_and_is_refused_while_failed(
             assert process.status()["triggers"][0]["fire_count"] == 2
 
     asyncio.run(main())
+
+
+def test_a_custom_factory_is_called_once_per_start_of_the_trigger() -> None:
+    made: list[Ticker] = []
+
+    def factory(config: TriggerConfig, **_: Any) -> Ticker:
+        made.append(Ticker())
+        made[-1].failed = True  # serve the queue from the first wait
+        return made[-1]
+
+    async def main() -> None:
+        process = AgentProcess("counted", ProcessConfig(model=Recorder()))
+        try:
+            await process.add_trigger(TriggerConfig(type="counted"))
+            assert made == []  # not running: only the type is checked
+            await process.start()
+            assert len(made) == 1
+            await process.add_trigger(TriggerConfig(type="counted", trigger_id="second"))
+            assert len(made) == 2
+        finally:
+            await process.close()
+
+    register_trigger_type("counted", factory)
+    try:
+        asyncio.run(main())
+    finally:
+        unregister_trigger_type("counted")

@@ -63,7 +63,7 @@ def test_an_event_trigger_fires_on_matching_events_with_the_seed_payload() -> No
         assert event.payload["event_type"] == "pipeline.done"
         assert event.payload["source"] == "etl"
         assert event.payload["data"] == {"rows": 3}
-        assert event.idempotency_key == f"t1:{event.payload['event_id']}"
+        assert event.idempotency_key == f"t1@{event.payload['event_id']}"
         assert stats.fired == 1
         assert host.drain() == []
 
@@ -124,7 +124,7 @@ def test_a_message_trigger_fires_on_its_topic_and_sender() -> None:
         first = next(e for e in events if e.trigger_id == "analyst")
         assert first.payload["topic"] == "analysis.done"
         assert first.payload["sender"] == "analyst"
-        assert first.idempotency_key == f"analyst:{first.payload['message_id']}"
+        assert first.idempotency_key == f"analyst@{first.payload['message_id']}"
 
     run(scenario)
 
