@@ -10,6 +10,7 @@ actor fails and its `TriggerSupervisor` restarts it with backoff.
 from __future__ import annotations
 
 import inspect
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 __all__ = ["PROTOCOL_METHODS", "ProtocolTriggerActor", "is_trigger_object"]
 
 PROTOCOL_METHODS = ("start", "stop", "wait_for_next")
+STOP_TIMEOUT = 5.0
+"""Seconds the actor waits for a custom trigger's `stop()` before it gives up on it."""
+
+log = logging.getLogger(__name__)
 
 
 def is_trigger_object(value: object) -> bool:
@@ -69,9 +74,14 @@ class ProtocolTriggerActor(TriggerActor):
         self.pipe_to(start_then_wait())
 
     def on_stop(self) -> None:
-        """Stop the object (without waiting for it)."""
-        if self._started:
-            self.system.io.submit(_call(self.trigger.stop))
+        """Stop the object and wait (bounded) for its `stop()`, so a stopped trigger is quiet."""
+        if not self._started:
+            return
+        done = self.system.io.submit(_call(self.trigger.stop))
+        try:
+            done.result(timeout=STOP_TIMEOUT)
+        except Exception:  # a failing or slow stop() must not keep the actor alive
+            log.warning("trigger %s: stop() failed or timed out", self.trigger_id, exc_info=True)
 
     def on_failure(self, exc_type: Any, exc: Any, tb: Any) -> None:
         """A crash stops the object too, so the next incarnation starts it afresh."""
