@@ -7,6 +7,7 @@ from greenroom.actors.events import EventStream
 from greenroom.actors.future import Future
 from greenroom.actors.messages import ActorFailed, DeadLetter, Failure, Terminated
 from greenroom.actors.ref import ActorRef
+from greenroom.actors.reply import Reply
 from greenroom.actors.system import ActorSystem
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "Future",
     "MailboxFull",
     "ManualClock",
+    "Reply",
     "SystemClock",
     "Terminated",
     "TimerHandle",

@@ -27,6 +27,7 @@ from greenroom.actors.future import Future
 from greenroom.actors.mailbox import refuse
 from greenroom.actors.messages import Failure
 from greenroom.actors.ref import ActorRef, StopFlag
+from greenroom.actors.reply import Reply
 from greenroom.actors.signals import PYKKA_TYPES, SYSTEM_TYPES, ChildTerminated, TimerFired
 from greenroom.actors.timers import STALE, TimerScheduler
 
@@ -114,6 +115,8 @@ class Actor(pykka.Actor):
         self._gr_timers: TimerScheduler | None = None
         self._gr_pipes: set[concurrent.futures.Future[Any]] | None = None
         self._gr_orphans: list[Envelope[Any]] = []
+        self._gr_reply_to: pykka.Future[Any] | None = None
+        self._gr_replies: set[Reply] | None = None
         self._gr_ref: ActorRef[Any] = ActorRef(self)
         self._actor_ref = self._gr_ref
         ctx.mailbox.bind(self, self._gr_ref, ctx.system.dead_letters.publish)
@@ -225,6 +228,21 @@ class Actor(pykka.Actor):
         handle.add_done_callback(lambda done: self._gr_piped(done, target))
         return handle
 
+    def defer_reply(self) -> Reply:
+        """Answer the message being handled later, through the returned `Reply`.
+
+        Call it from `on_receive`; the return value of `on_receive` is then not sent. If this
+        actor stops or fails before answering, the asker gets `pykka.ActorDeadError`.
+        """
+        future, self._gr_reply_to = self._gr_reply_to, None
+        if future is None:
+            return Reply(None, _no_release)
+        if self._gr_replies is None:
+            self._gr_replies = set()
+        reply = Reply(future, self._gr_replies.discard)
+        self._gr_replies.add(reply)
+        return reply
+
     def _gr_piped(self, done: concurrent.futures.Future[Any], target: pykka.ActorRef[Any]) -> None:
         if self._gr_pipes is not None:
             self._gr_pipes.discard(done)
@@ -251,22 +269,30 @@ class Actor(pykka.Actor):
             message = self.timers.accept(message)
             if message is STALE:
                 return
-        reply_to = envelope.reply_to
+        reply_to = self._gr_reply_to = envelope.reply_to
         try:
             if type(message) in PYKKA_TYPES:
                 result = self._handle_receive(message)
             else:
                 result = self.on_receive(message)
         except Exception:
-            if reply_to is None:
-                self._gr_fail(sys.exc_info())
-            else:
-                reply_to.set_exception()
+            self._gr_receive_failed(reply_to, sys.exc_info())
         except BaseException:  # SystemExit & co: this actor fails, nobody else stops
-            self._gr_fail_hard(sys.exc_info(), reply_to)
+            self._gr_fail_hard(sys.exc_info(), reply_to if self._gr_reply_to is reply_to else None)
         else:
-            if reply_to is not None:
+            if reply_to is not None and self._gr_reply_to is reply_to:
                 reply_to.set(result)
+        finally:
+            self._gr_reply_to = None
+
+    def _gr_receive_failed(self, reply_to: pykka.Future[Any] | None, exc_info: OptExcInfo) -> None:
+        """`on_receive` raised: the asker gets the error; a told message fails the actor."""
+        if reply_to is None:
+            self._gr_fail(exc_info)
+        elif self._gr_reply_to is reply_to:
+            reply_to.set_exception(exc_info)
+        else:  # the reply was deferred, then the handler raised
+            self._gr_owed(reply_to).fail(exc_info[1] or RuntimeError("on_receive failed"))
 
     def _gr_fail_hard(self, exc_info: OptExcInfo, reply_to: pykka.Future[Any] | None) -> None:
         self._gr_fail(exc_info)
@@ -368,12 +394,26 @@ class Actor(pykka.Actor):
         if pending is None:
             return
         self._gr_state = DEAD
+        self._gr_fail_replies(reason)
         try:
             self._gr_on_dead(reason)
         except Exception:
             logger.exception("cleanup of %s failed", self._gr_path)
         self._gr_system._terminated(self, reason, notify=notify)
         self.actor_inbox.refuse_all(pending, "recipient stopped")  # answers waiting stop()s last
+
+    def _gr_owed(self, future: pykka.Future[Any]) -> Reply:
+        for reply in self._gr_replies or ():
+            if reply.answers(future):
+                return reply
+        return Reply(None, _no_release)
+
+    def _gr_fail_replies(self, reason: BaseException | None) -> None:
+        """Fail the deferred replies this actor still owes: it will never answer them."""
+        for reply in list(self._gr_replies or ()):
+            dead = pykka.ActorDeadError(f"{self._gr_ref} stopped before replying")
+            dead.__cause__ = reason
+            reply.fail(dead)
 
     def _gr_on_dead(self, reason: BaseException | None) -> None:
         """Kernel hook: the actor is dead and its mailbox closed (supervisors retire handles)."""
@@ -389,3 +429,7 @@ class Actor(pykka.Actor):
 
     def __str__(self) -> str:
         return f"{type(self).__name__} ({self._gr_path})"
+
+
+def _no_release(_reply: Reply) -> None:
+    """A told message's Reply has nothing to release."""
