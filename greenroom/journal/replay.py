@@ -12,7 +12,8 @@ What each entry type does:
 - `invocation_result`: the event is no longer pending, its key is processed, the run counts and
   its messages are added to the conversation. `error`: the same, counted as a failed run.
   `dead_letter`: no longer pending, key processed, nothing counted.
-- `state_transition` sets the lifecycle state; `context_update` sets one context key.
+- `state_transition` sets the lifecycle state; `context_update` sets one context key (or removes
+  it, with `"deleted": true`).
 - `tool_call` without a later `tool_result` (same `call_id`) is reported as in doubt: the tool
   may or may not have acted, so it is never retried automatically.
 - Every other type (markers, governance and audit entries, types this version does not know)
@@ -309,7 +310,11 @@ class _Replay:
         self.result.lifecycle_state = _required(data, "to_state", str)
 
     def _context_update(self, data: Mapping[str, Any], _entry: JournalEntry) -> None:
-        self.result.context_state[_required(data, "key", str)] = data.get("value")
+        key = _required(data, "key", str)
+        if data.get("deleted") is True:
+            self.result.context_state.pop(key, None)
+        else:
+            self.result.context_state[key] = data.get("value")
 
     def _tool_call(self, data: Mapping[str, Any], entry: JournalEntry) -> None:
         call_id = _required(data, "call_id", str)

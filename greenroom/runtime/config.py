@@ -306,8 +306,9 @@ class InboxConfig(_Config):
 
 class JournalConfig(_Config):
     """Durable journal settings: level, backend, the file backend's directory, when appends are
-    fsync'd (`always`: before they are acknowledged; `batch`: every `sync_interval` s; `never`)
-    and how many runs pass between checkpoints.
+    fsync'd (`always`: before they are acknowledged; `batch`: every `sync_interval` s; `never`),
+    how many runs pass between checkpoints, and how many settled event keys a process remembers
+    to recognise a redelivered event.
     """
 
     level: Literal["none", "checkpoint", "full"] = "checkpoint"
@@ -316,6 +317,7 @@ class JournalConfig(_Config):
     fsync: Literal["always", "batch", "never"] = "always"
     sync_interval: float = Field(default=0.05, gt=0)
     checkpoint_every: int = Field(default=100, ge=1)
+    max_processed_keys: int = Field(default=10_000, ge=1)
 
 
 class ContextConfig(_Config):

@@ -234,6 +234,7 @@ class AgentContext:
         self._history_limit = history_limit
         self._state: dict[str, Any] = {}
         self._history: dict[str, deque[StateEntry]] = {}
+        self._version = 0
         if initial_state:
             self._write_all(initial_state, "initial", check_writable=False)
 
@@ -295,6 +296,22 @@ class AgentContext:
         """Keys currently in the state."""
         return list(self._state)
 
+    @property
+    def version(self) -> int:
+        """Grows with every state write or clear (so a journal knows when to look for changes)."""
+        return self._version
+
+    def restore_state(self, state: Mapping[str, Any]) -> None:
+        """Replace the whole state with `state` (recovery from a journal), written as `journal`."""
+        if not isinstance(state, Mapping):
+            msg = f"state: expected a mapping, got {type(state).__name__}"
+            raise TypeError(msg)
+        for key, value in state.items():
+            _check_json(value, f"state[{_check_key(key)!r}]")
+        self.clear_state()
+        if state:
+            self._write_all(state, "journal", check_writable=False)
+
     def state_snapshot(self) -> dict[str, Any]:
         """A deep copy of the whole state."""
         return copy.deepcopy(self._state)
@@ -303,6 +320,7 @@ class AgentContext:
         """Remove all state and its history."""
         self._state.clear()
         self._history.clear()
+        self._version += 1
 
     async def add_memory(
         self, content: str, *, metadata: Mapping[str, Any] | None = None
@@ -409,6 +427,7 @@ class AgentContext:
             self._state[key] = stored
             self._history.setdefault(key, deque(maxlen=self._history_limit)).append(entry)
             entries.append(entry)
+        self._version += 1
         return entries
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from greenroom.actors.future import Future
+    from greenroom.journal.replay import RecoveryResult
     from greenroom.runtime.inbox import InboxResponse
     from greenroom.triggers.event import TriggerEvent
 
@@ -28,7 +29,12 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class StartProcess:
-    """Start (or restart by hand): resolve the agent, then RUNNING. Asked; replies status."""
+    """Start (or restart by hand): resolve the agent, then RUNNING. Asked; replies status.
+
+    `recovered`: what the journal held, restored into the record before the first start.
+    """
+
+    recovered: RecoveryResult | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,9 @@ import pykka
 
 from greenroom.actors.future import Future
 from greenroom.actors.system import ActorSystem
+from greenroom.journal.replay import ReplayEngine
 from greenroom.runtime.errors import ProcessNotAcceptingError
+from greenroom.runtime.journaling import Journals, ProcessJournal
 from greenroom.runtime.lifecycle import ProcessLifecycle, ProcessState
 from greenroom.runtime.messages import (
     AskQuestion,
@@ -29,6 +31,7 @@ from greenroom.runtime.messages import (
 )
 from greenroom.runtime.process_actor import ProcessActor
 from greenroom.runtime.record import Listener, ProcessRecord, TriggerSlot
+from greenroom.runtime.recovery import checkpoint_state
 from greenroom.runtime.trigger_host import ProcessTriggerHost
 from greenroom.supervision.spec import Backoff, ChildSpec
 from greenroom.supervision.supervisor import Supervisor
@@ -41,6 +44,8 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from greenroom.actors.clock import Clock
+    from greenroom.journal.provider import JournalProvider
+    from greenroom.journal.replay import RecoveryResult
     from greenroom.runtime.config import ProcessConfig
     from greenroom.runtime.context import AgentContext
     from greenroom.runtime.inbox import InboxResponse
@@ -66,7 +71,8 @@ STOP_GRACE = 30.0
 """Seconds past the drain time a stop waits for the process's report before giving up."""
 
 
-def process_supervisor_spec(record: ProcessRecord) -> ChildSpec:
+def process_supervisor_spec(record: ProcessRecord, journal: ProcessJournal | None = None
+                            ) -> ChildSpec:
     """The `ProcessSupervisor` of a process, as a (temporary) child spec for a runtime."""
     config = record.config
     return ChildSpec(
@@ -74,7 +80,7 @@ def process_supervisor_spec(record: ProcessRecord) -> ChildSpec:
         Supervisor,
         kwargs={
             "children": [
-                ChildSpec("process", ProcessActor, args=(record,), restart="transient"),
+                ChildSpec("process", ProcessActor, args=(record, journal), restart="transient"),
                 ChildSpec("triggers", TriggerSupervisor),
             ],
             "max_restarts": config.max_restarts + CRASH_LOOP_RESTARTS,
@@ -99,6 +105,7 @@ class AgentProcess:
         broker: Any = None,
         runtime: Any = None,
         clock: Clock | None = None,
+        journal: JournalProvider | None = None,
     ) -> None:
         self.name = name
         self.config = config
@@ -116,6 +123,11 @@ class AgentProcess:
         self._supervisor: pykka.ActorRef[Any] | None = None
         self._handle: ChildHandle | None = None
         self._triggers: ChildHandle | None = None
+        self._journals: Journals = (
+            Journals(self._spawn_journal_actor, provider=journal) if runtime is None
+            else runtime._journals
+        )
+        self._journal: ProcessJournal | None = None
         self._host = ProcessTriggerHost(
             self._record, lambda: self._handle, clock=self._system.clock,
             event_bus=event_bus, broker=broker,
@@ -161,11 +173,16 @@ class AgentProcess:
     async def start(self) -> None:
         """Resolve the agent and begin processing: CREATED/STOPPED/FAILED -> RUNNING.
 
-        Raises `ProcessStateError` from a state that cannot start, `ValueError` (or the model's
-        configuration error) when the agent cannot be built; the process is then FAILED.
+        With a journal, the first start recovers what it holds (the last checkpoint and the
+        entries after it): context, conversation, counters, trigger checkpoints, and the events
+        that were accepted but never finished, queued again with their ids. Raises
+        `ProcessStateError` from a state that cannot start, `JournalError` if the journal cannot
+        be read whole (nothing is started), `ValueError` (or the model's configuration error)
+        when the agent cannot be built; the process is then FAILED.
         """
+        recovered = await asyncio.to_thread(self._recover)
         handle = await asyncio.to_thread(self._ensure_actors)
-        await handle.ask(StartProcess(), block=False)
+        await handle.ask(StartProcess(recovered), block=False)
         for slot in list(self._record.triggers.values()):
             await self._start_trigger(slot)
 
@@ -297,6 +314,7 @@ class AgentProcess:
         await asyncio.to_thread(self._discard_actors)
         if self._owns_system:
             await asyncio.to_thread(self._system.shutdown)
+            self._journals.close()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -318,10 +336,30 @@ class AgentProcess:
         """
         self._record.listeners.append(listener)
 
+    def _process_journal(self) -> ProcessJournal:
+        """The process's journal writer (its journal opened, and its actor started, once)."""
+        if self._journal is None:
+            journal = self.config.journal
+            client = None if journal.level == "none" else self._journals.link(journal).client
+            self._journal = ProcessJournal(self.name, journal.level, client)
+        return self._journal
+
+    def _recover(self) -> RecoveryResult | None:
+        """What the journal holds for this process, before its first start (else None)."""
+        if self._record.recovered or not self._process_journal().enabled:
+            return None
+        provider = self._journals.link(self.config.journal).provider
+        return ReplayEngine(provider).recover(
+            self.name, max_processed=self.config.journal.max_processed_keys
+        )
+
+    def _spawn_journal_actor(self, spec: ChildSpec) -> Any:
+        return self._system.spawn(spec.actor_cls, *spec.args, name=spec.id, **(spec.kwargs or {}))
+
     def _ensure_actors(self) -> ChildHandle:
         if self._handle is not None and self._handle.is_alive():
             return self._handle
-        spec = process_supervisor_spec(self._record)
+        spec = process_supervisor_spec(self._record, self._process_journal())
         if self.runtime is not None:
             supervisor = self.runtime._start_process_supervisor(spec)
         else:
@@ -377,14 +415,24 @@ class AgentProcess:
         self._record.restart_pending = False
 
     def _stopped_without_actor(self) -> dict[str, Any]:
-        lifecycle = self._record.lifecycle
+        """Stop a process whose actor is gone (FAILED, or never started). With a journal the
+        queue is kept for the next start and checkpointed, as a graceful stop does."""
+        record = self._record
+        lifecycle = record.lifecycle
         if lifecycle.state == ProcessState.FAILED:
             lifecycle.transition(ProcessState.STOPPING, reason="stop")
         if lifecycle.state in (ProcessState.CREATED, ProcessState.STOPPING):
             lifecycle.transition(ProcessState.STOPPED, reason="stop")
-        left = self._record.queue.bury_all("process stopped")
-        return {"name": self.name, "state": lifecycle.state.value, "cancelled": [],
-                "dead_lettered": [event.event_id for event in left]}
+        report: dict[str, Any] = {"name": self.name, "state": lifecycle.state.value,
+                                  "cancelled": [], "dead_lettered": []}
+        journal = self._journal
+        if journal is not None and journal.enabled and record.recovered:
+            report["kept"] = [event.event_id for event in record.queue.events()]
+            journal.checkpoint(checkpoint_state(record, []))
+        else:
+            left = record.queue.bury_all("process stopped")
+            report["dead_lettered"] = [event.event_id for event in left]
+        return report
 
 
 async def _wait(future: Future[T]) -> T:

@@ -7,6 +7,14 @@ After `max_consecutive_failures` failed runs in a row the process is FAILED; wit
 policy `on_failure` or `always` the actor then fails on purpose, and its `ProcessSupervisor`
 restarts it (with backoff, up to `max_restarts`). State lives in the `ProcessRecord`, which the
 next incarnation picks up: nothing queued or in flight is lost across a restart.
+
+With a journal (`ProcessConfig.journal`), an accepted event is written as `trigger_event` and
+acknowledged (the `inject` returns, the trigger's `Delivery` arrives, a webhook answers 202) only
+once that write is durable: the reply is deferred meanwhile, while the event already queues and
+may run. Each settled event (result, error, dead letter) is journaled with its idempotency key,
+which then makes a redelivery a duplicate: acknowledged, not run again. Every `checkpoint_every`
+settled runs, and on stop, the actor checkpoints its state. A graceful stop keeps the queued
+events (and the runs it cancels) for the next start instead of dead-lettering them.
 """
 
 from __future__ import annotations
@@ -20,10 +28,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from greenroom.actors.actor import Actor
+from greenroom.journal.entry import EntryType
+from greenroom.journal.provider import JournalError
 from greenroom.runtime.errors import ProcessNotAcceptingError
 from greenroom.runtime.inbox import InboxResponse, MessageType
 from greenroom.runtime.inbox_delivery import read_answers
 from greenroom.runtime.invoke import prepare_run, resolve_agent, run_agent
+from greenroom.runtime.journaling import ProcessJournal
 from greenroom.runtime.lifecycle import ACCEPTING_STATES, ProcessState
 from greenroom.runtime.messages import (
     AskQuestion,
@@ -39,6 +50,7 @@ from greenroom.runtime.messages import (
     SuspendProcess,
     WithdrawQuestion,
 )
+from greenroom.runtime.recovery import checkpoint_state, context_changes, restore
 from greenroom.triggers.event import TriggerEvent
 from greenroom.triggers.host import Delivery as TriggerDelivery
 from greenroom.triggers.host import TriggerFired
@@ -47,6 +59,8 @@ if TYPE_CHECKING:
     import concurrent.futures
 
     from greenroom.actors.future import Future
+    from greenroom.actors.reply import Reply
+    from greenroom.journal.entry import JournalEntry
     from greenroom.runtime.inbox import MessageInbox
     from greenroom.runtime.inbox_delivery import Delivery
     from greenroom.runtime.invoke import AgentCallable
@@ -73,6 +87,7 @@ class _Run:
     handle: concurrent.futures.Future[str]
     prompt: dict[str, Any]
     delivery: Delivery
+    started: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +95,36 @@ class _Heartbeat:
     """Periodic check of `idle_timeout` and `max_lifetime`."""
 
 
+Answer = Callable[[TriggerDelivery], Any]
+"""Turns the outcome of an admission into the reply its asker expects."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """A journal write an asker waits for has finished (or failed)."""
+
+    done: Future[None]
+    delivery: TriggerDelivery
+    answer: Answer
+    reply: Reply
+    event: TriggerEvent | None
+
+
+def _as_queued(delivery: TriggerDelivery) -> bool:
+    return delivery.accepted
+
+
+def _as_delivery(delivery: TriggerDelivery) -> TriggerDelivery:
+    return delivery
+
+
 class ProcessActor(Actor):
     """Runs one agent process; see the module docstring."""
 
-    def __init__(self, record: ProcessRecord) -> None:
+    def __init__(self, record: ProcessRecord, journal: ProcessJournal | None = None) -> None:
         super().__init__()
         self.record = record
+        self.journal = journal if journal is not None else ProcessJournal(record.name, "none", None)
         self._agent: AgentCallable | None = None
         self._runs: dict[int, _Run] = {}
         self._run_ids = itertools.count(1)
@@ -108,6 +147,7 @@ class ProcessActor(Actor):
             record.restart_count += 1
             record.restart_streak += 1
             self._start_process("restart")
+            self._write(EntryType.RESTART, {"restart_count": record.restart_count})
             self._emit("process.restarted", {"restart_count": record.restart_count})
 
     def on_stop(self) -> None:
@@ -132,8 +172,9 @@ class ProcessActor(Actor):
         return {
             InvocationDone: self._finished,
             TriggerFired: self._trigger_fired,
+            _Written: self._written,
             BuryEvent: lambda m: self.record.queue.bury(m.event, m.reason),
-            Inject: lambda m: self._accept(m.event, strict=True),
+            Inject: self._inject,
             StatusRequest: lambda _m: self.status(),
             SendMessage: self._send,
             AskQuestion: self._ask,
@@ -146,8 +187,15 @@ class ProcessActor(Actor):
             ResumeProcess: lambda m: self._resume(m.reason),
         }
 
-    def _start_manual(self, _request: StartProcess) -> dict[str, Any]:
-        self.record.restart_streak = 0
+    def _start_manual(self, request: StartProcess) -> dict[str, Any]:
+        record = self.record
+        if request.recovered is not None and not record.recovered:
+            record.recovery = restore(record, request.recovered)
+            if request.recovered.entries_replayed or request.recovered.checkpoint:
+                self._write(EntryType.RECOVERED, record.recovery)
+                self._emit("process.recovered", record.recovery)
+        record.recovered = True
+        record.restart_streak = 0
         self._start_process("manual")
         return self.status()
 
@@ -155,17 +203,17 @@ class ProcessActor(Actor):
 
     def _start_process(self, reason: str) -> None:
         record = self.record
-        record.lifecycle.transition(_S.STARTING, reason=reason)
+        self._to(_S.STARTING, reason)
         try:
             self._agent = resolve_agent(record.config.model)
         except Exception as exc:
             record.last_error = repr(exc)
-            record.lifecycle.transition(_S.FAILED, reason=f"start failed: {exc}")
+            self._to(_S.FAILED, f"start failed: {exc}")
             raise
         record.consecutive_failures = 0
         record.started_at = self.system.clock.monotonic()
         self._last_activity = record.started_at
-        record.lifecycle.transition(_S.RUNNING, reason=reason)
+        self._to(_S.RUNNING, reason)
         interval = record.config.heartbeat_interval
         self.timers.start_periodic_timer("heartbeat", _Heartbeat(), interval)
         self._emit("process.started", {"reason": reason})
@@ -179,11 +227,11 @@ class ProcessActor(Actor):
         if state == _S.STOPPING:
             return
         if state == _S.CREATED:
-            record.lifecycle.transition(_S.STOPPED, reason="stop")
+            self._to(_S.STOPPED, "stop")
         if state in (_S.CREATED, _S.STOPPED):
             self._report_stop([], [])
             return
-        record.lifecycle.transition(_S.STOPPING, reason="stop")
+        self._to(_S.STOPPING, "stop")
         self.timers.cancel("heartbeat")
         self._stopping = True
         self._cancelled = []
@@ -195,29 +243,46 @@ class ProcessActor(Actor):
             self._finish_stop()
 
     def _finish_stop(self) -> None:
+        """STOPPED. Without a journal the queue is dead-lettered; with one it is kept (and
+        checkpointed) for the next start, and the stop is reported once the checkpoint is
+        durable."""
+        record = self.record
         self._stopping = False
         self.timers.cancel("drain")
-        left = self.record.queue.bury_all("process stopped")
-        self.record.lifecycle.transition(_S.STOPPED, reason="stop")
-        self.record.started_at = None
-        report = self._report_stop(self._cancelled, [e.event_id for e in left])
+        kept: list[str] = []
+        left: list[str] = []
+        if self.journal.enabled:
+            kept = [event.event_id for event in record.queue.events()]
+        else:
+            left = [event.event_id for event in record.queue.bury_all("process stopped")]
+        self._to(_S.STOPPED, "stop")
+        record.started_at = None
+        written = self._checkpoint()
+        report = self._report_stop(self._cancelled, left, kept, written)
         self._emit("process.stopped", report)
 
-    def _report_stop(self, cancelled: list[str], left: list[str]) -> dict[str, Any]:
-        report = {"name": self.record.name, "state": self.record.lifecycle.state.value,
-                  "cancelled": cancelled, "dead_lettered": left}
+    def _report_stop(self, cancelled: list[str], left: list[str], kept: list[str] | None = None,
+                     written: Future[None] | None = None) -> dict[str, Any]:
+        report: dict[str, Any] = {"name": self.record.name,
+                                  "state": self.record.lifecycle.state.value,
+                                  "cancelled": cancelled, "dead_lettered": left}
+        if kept is not None and self.journal.enabled:
+            report["kept"] = kept
         waiters, self._stop_waiters = self._stop_waiters, []
-        for waiter in waiters:
-            waiter.set(report)
+        if written is None:
+            for waiter in waiters:
+                waiter.set(report)
+        else:
+            written.add_done_callback(lambda done: _report_when_written(done, report, waiters))
         return report
 
     def _suspend(self, reason: str) -> None:
-        self.record.lifecycle.transition(_S.SUSPENDED, reason=reason)
+        self._to(_S.SUSPENDED, reason)
         self.record.suspend_reason = reason
         self._emit("process.suspended", {"reason": reason})
 
     def _resume(self, reason: str) -> None:
-        self.record.lifecycle.transition(_S.RUNNING, reason=reason)
+        self._to(_S.RUNNING, reason)
         self.record.suspend_reason = None
         self._last_activity = self.system.clock.monotonic()
         self._emit("process.resumed", {"reason": reason})
@@ -225,37 +290,88 @@ class ProcessActor(Actor):
 
     # Events and runs --------------------------------------------------------------------------
 
-    def _accept(self, event: TriggerEvent, *, strict: bool) -> bool:
+    def _inject(self, request: Inject) -> Any:
         state = self.record.lifecycle.state
         if state not in _ACCEPTING:
-            if strict:
-                raise ProcessNotAcceptingError(
-                    state.value, "inject", [s.value for s in _ACCEPTING], self.record.name
-                )
-            self.record.queue.bury(event, f"process {state.value}")
-            return False
+            raise ProcessNotAcceptingError(
+                state.value, "inject", [s.value for s in _ACCEPTING], self.record.name
+            )
+        return self._admit(request.event, _as_queued)
+
+    def _trigger_fired(self, fired: TriggerFired) -> Any:
+        """An event from a trigger actor: queued, or refused (and dead-lettered) with a reason."""
+        event = fired.event
+        state = self.record.lifecycle.state
+        if state not in _ACCEPTING:
+            reason = f"process {state.value}"
+            self.record.queue.bury(event, reason)
+            return TriggerDelivery(False, event.event_id, reason)
+        try:
+            return self._admit(event, _as_delivery)
+        except JournalError as exc:
+            self.record.queue.bury(event, str(exc))
+            return TriggerDelivery(False, event.event_id, str(exc))
+
+    def _admit(self, event: TriggerEvent, answer: Answer | None) -> Any:
+        """Queue an event the process may take. With a journal: a redelivery of a known key is
+        a duplicate, and the answer waits until the `trigger_event` entry is durable.
+        `answer=None`: nobody waits (the reply of the current message is not deferred).
+        """
+        record = self.record
+        journal = self.journal
+        entry: JournalEntry | None = None
+        if journal.enabled:
+            key = event.idempotency_key
+            if key in record.processed or key in record.live_keys:
+                record.duplicates += 1
+                duplicate = TriggerDelivery(True, event.event_id, "duplicate")
+                return self._answer_when(journal.barrier(), duplicate, answer, None)
+            entry = journal.event_entry(event)
+        if not self._enqueue(event):
+            refused = TriggerDelivery(False, event.event_id, "queue full")
+            return answer(refused) if answer is not None else None
+        if "checkpoint" in event.metadata:
+            record.trigger_checkpoints[event.trigger_id] = event.metadata["checkpoint"]
+        accepted = TriggerDelivery(True, event.event_id)
+        if entry is None:
+            return answer(accepted) if answer is not None else None
+        record.live_keys[event.idempotency_key] = event.event_id
+        return self._answer_when(journal.write(entry), accepted, answer, event)
+
+    def _enqueue(self, event: TriggerEvent) -> bool:
         if not self.record.queue.offer(event):
             return False
-        if state == _S.SUSPENDED and self.record.suspend_reason == "idle":
+        if self.record.lifecycle.state == _S.SUSPENDED and self.record.suspend_reason == "idle":
             self._resume("trigger")
         else:
             self._dispatch()
         return True
 
-    def _trigger_fired(self, fired: TriggerFired) -> TriggerDelivery:
-        """An event from a trigger actor: queued, or refused (and dead-lettered) with a reason."""
-        event = fired.event
-        record = self.record
-        state = record.lifecycle.state
-        if state not in _ACCEPTING:
-            reason = f"process {state.value}"
-            record.queue.bury(event, reason)
-            return TriggerDelivery(False, event.event_id, reason)
-        if not self._accept(event, strict=False):
-            return TriggerDelivery(False, event.event_id, "queue full")
-        if "checkpoint" in event.metadata:
-            record.trigger_checkpoints[event.trigger_id] = event.metadata["checkpoint"]
-        return TriggerDelivery(True, event.event_id)
+    def _answer_when(self, done: Future[None] | None, delivery: TriggerDelivery,
+                     answer: Answer | None, event: TriggerEvent | None) -> Any:
+        """Answer once `done` resolves (the reply is deferred); at once if nothing was written."""
+        if answer is None:
+            return None
+        if done is None:
+            return answer(delivery)
+        reply = self.defer_reply()
+        me = self.actor_ref
+        done.add_done_callback(lambda f: me.tell(_Written(f, delivery, answer, reply, event)))
+        return None
+
+    def _written(self, written: _Written) -> None:
+        """A write an asker waits for is done: acknowledge, or refuse if it failed."""
+        delivery = written.delivery
+        try:
+            written.done.get()
+        except JournalError as exc:
+            logger.error("%s: journal write failed: %s", self.record.name, exc)
+            event = written.event
+            if event is not None and self.record.queue.remove(event.event_id) is not None:
+                self.record.live_keys.pop(event.idempotency_key, None)
+                self.record.queue.bury(event, "journal write failed")
+            delivery = TriggerDelivery(False, delivery.event_id, f"journal write failed: {exc}")
+        written.reply.set(written.answer(delivery))
 
     def _dispatch(self) -> None:
         record = self.record
@@ -268,7 +384,8 @@ class ProcessActor(Actor):
             run_id = next(self._run_ids)
             invocation, prompt, delivery = prepare_run(record, event)
             handle = self.system.io.submit(run_agent(agent, invocation))
-            self._runs[run_id] = _Run(event, handle, prompt, delivery)
+            self._runs[run_id] = _Run(event, handle, prompt, delivery,
+                                      self.system.clock.monotonic())
             record.inflight[run_id] = event
             handle.add_done_callback(self._reporter(run_id))
 
@@ -283,25 +400,85 @@ class ProcessActor(Actor):
         record = self.record
         record.inflight.pop(done.run_id, None)
         self._last_activity = self.system.clock.monotonic()
+        event = run.event
         if done.cancelled:
-            record.queue.bury(run.event, "run cancelled")
+            if self._stopping and self.journal.enabled:  # kept for the next start
+                record.queue.requeue_first([event])
+            else:
+                record.queue.bury(event, "run cancelled")
+                self._settle(event, EntryType.DEAD_LETTER, {"reason": "run cancelled"})
             if self._stopping:
-                self._cancelled.append(run.event.event_id)
+                self._cancelled.append(event.event_id)
         elif done.error is not None:
+            self._settle(event, EntryType.ERROR,
+                         {"error": repr(done.error), "duration_ms": self._elapsed_ms(run)})
             self._run_failed(run, done.error)
         else:
             record.invocation_count += 1
             record.consecutive_failures = 0
             record.restart_streak = 0
             reply = done.reply or ""
-            record.conversation.extend([run.prompt, {"role": "assistant", "content": reply}])
-            self._settle_inbox(run.delivery, reply, run.event.event_id)
-            self._emit("invocation.completed", {"event_id": run.event.event_id})
+            messages = [run.prompt, {"role": "assistant", "content": reply}]
+            record.conversation.extend(messages)
+            self._settle(event, EntryType.INVOCATION_RESULT,
+                         {"messages": messages, "duration_ms": self._elapsed_ms(run)})
+            self._settle_inbox(run.delivery, reply, event.event_id)
+            self._emit("invocation.completed", {"event_id": event.event_id})
         if self._stopping:
             if not self._runs:
                 self._finish_stop()
         else:
             self._dispatch()
+
+    def _elapsed_ms(self, run: _Run) -> float:
+        return round((self.system.clock.monotonic() - run.started) * 1000, 3)
+
+    def _settle(self, event: TriggerEvent, entry_type: str, data: dict[str, Any]) -> None:
+        """Journal how an accepted event ended (with what the context changed meanwhile), remember
+        its key, and checkpoint every `checkpoint_every` settled runs."""
+        journal = self.journal
+        if not journal.enabled:
+            return
+        record = self.record
+        key = event.idempotency_key
+        record.processed.add(key)
+        record.live_keys.pop(key, None)
+        entries = [journal.entry(kind, change) for kind, change in context_changes(record)]
+        entries.append(journal.entry(entry_type, {"event_id": event.event_id, "key": key, **data}))
+        journal.write(*entries)
+        if entry_type != EntryType.DEAD_LETTER:
+            record.runs_since_checkpoint += 1
+            if record.runs_since_checkpoint >= record.config.journal.checkpoint_every:
+                self._checkpoint()
+
+    def _checkpoint(self) -> Future[None] | None:
+        """Checkpoint the record now (after every entry sent before); None without a journal."""
+        journal = self.journal
+        if not journal.enabled:
+            return None
+        record = self.record
+        record.runs_since_checkpoint = 0
+        state = checkpoint_state(record, [run.event for run in self._runs.values()])
+        record.journaled_context = state["context_state"]
+        record.context_version = record.context.version
+        return journal.checkpoint(state)
+
+    def _bury_all(self, reason: str) -> None:
+        for event in self.record.queue.bury_all(reason):
+            self._settle(event, EntryType.DEAD_LETTER, {"reason": reason})
+
+    def _to(self, target: ProcessState, reason: str) -> None:
+        """Make a lifecycle transition, journaled as `state_transition`."""
+        lifecycle = self.record.lifecycle
+        before = lifecycle.state
+        lifecycle.transition(target, reason=reason)
+        self._write(EntryType.STATE_TRANSITION,
+                    {"from_state": before.value, "to_state": target.value, "reason": reason})
+
+    def _write(self, entry_type: str, data: dict[str, Any]) -> None:
+        journal = self.journal
+        if journal.records(entry_type):
+            journal.write(journal.entry(entry_type, data))
 
     def _run_failed(self, run: _Run, error: BaseException) -> None:
         record = self.record
@@ -317,14 +494,15 @@ class ProcessActor(Actor):
     def _fail(self) -> None:
         record = self.record
         reason = f"{record.consecutive_failures} consecutive failed runs"
-        record.lifecycle.transition(_S.FAILED, reason=reason)
+        self._to(_S.FAILED, reason)
         self.timers.cancel("heartbeat")
         self._emit("process.failed", {"reason": reason, "error": record.last_error})
         exhausted = record.restart_streak >= record.config.max_restarts
         if record.config.restart_policy == "never" or exhausted:
             self._cancel_runs()
-            record.queue.bury_all("process failed")
+            self._bury_all("process failed")
             if record.config.restart_policy != "never":
+                self._write(EntryType.RESTART_EXHAUSTED, {"restart_count": record.restart_count})
                 self._emit("process.restart_exhausted",
                            {"restart_count": record.restart_count,
                             "max_restarts": record.config.max_restarts})
@@ -360,8 +538,8 @@ class ProcessActor(Actor):
         )
         self.record.answers[question.message_id] = request.answer
         if not self._runs and not len(self.record.queue):
-            self._accept(TriggerEvent("inbox", "inbox", payload={"question": request.content},
-                                      timestamp=self._now()), strict=False)
+            self._admit(TriggerEvent("inbox", "inbox", payload={"question": request.content},
+                                     timestamp=self._now()), None)
         return question.message_id
 
     def _withdraw(self, question_id: str) -> None:
@@ -406,8 +584,8 @@ class ProcessActor(Actor):
         """`max_lifetime` reached: `always` starts afresh (not counted), others stop."""
         record = self.record
         if record.config.restart_policy == "always" and not self._runs:
-            record.lifecycle.transition(_S.STOPPING, reason="max_lifetime")
-            record.lifecycle.transition(_S.STOPPED, reason="max_lifetime")
+            self._to(_S.STOPPING, "max_lifetime")
+            self._to(_S.STOPPED, "max_lifetime")
             self.timers.cancel("heartbeat")
             self._start_process("recycle")
             return
@@ -430,6 +608,19 @@ class ProcessActor(Actor):
                 listener(event_type, event)
             except Exception:
                 logger.exception("%s: a listener of %s failed", self.record.name, event_type)
+
+
+def _report_when_written(
+    done: Future[None], report: dict[str, Any], waiters: list[Future[dict[str, Any]]]
+) -> None:
+    """Complete the stop's waiters once the final checkpoint is stored (noting a failure)."""
+    try:
+        done.get()
+    except JournalError as exc:
+        logger.error("%s: the final checkpoint failed: %s", report["name"], exc)
+        report["journal_error"] = str(exc)
+    for waiter in waiters:
+        waiter.set(report)
 
 
 def _outcome(run_id: int, done: concurrent.futures.Future[str]) -> InvocationDone:

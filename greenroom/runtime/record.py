@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from greenroom.runtime.config import ProcessConfig
     from greenroom.triggers.event import TriggerEvent
 
-__all__ = ["DeadEvent", "Listener", "ProcessRecord", "RunQueue", "TriggerSlot"]
+__all__ = ["DeadEvent", "KeyWindow", "Listener", "ProcessRecord", "RunQueue", "TriggerSlot"]
 
 Listener = Callable[[str, dict[str, Any]], None]
 """Called with `(event_type, data)` for each process event, from the process's actor thread."""
@@ -52,6 +52,32 @@ class TriggerSlot:
     def status(self, checkpoints: dict[str, Any]) -> dict[str, Any]:
         """The trigger's entry in the process status."""
         return {**self.stats.to_dict(), "checkpoint": checkpoints.get(self.trigger_id)}
+
+
+class KeyWindow:
+    """The idempotency keys of the last `limit` settled events, oldest first (bounded)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._keys: dict[str, None] = {}
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def add(self, key: str) -> None:
+        """Remember `key` as the newest, forgetting the oldest beyond the limit."""
+        keys = self._keys
+        keys.pop(key, None)
+        keys[key] = None
+        if len(keys) > self.limit:
+            del keys[next(iter(keys))]
+
+    def to_list(self) -> list[str]:
+        """The keys, oldest first."""
+        return list(self._keys)
 
 
 class RunQueue:
@@ -81,6 +107,18 @@ class RunQueue:
     def requeue_first(self, events: list[TriggerEvent]) -> None:
         """Put events that were taken but never finished back at the head, in order."""
         self._events.extendleft(reversed(events))
+
+    def remove(self, event_id: str) -> TriggerEvent | None:
+        """Take the waiting event with `event_id` out of the queue (None if it is not there)."""
+        for event in self._events:
+            if event.event_id == event_id:
+                self._events.remove(event)
+                return event
+        return None
+
+    def events(self) -> list[TriggerEvent]:
+        """The waiting events, oldest first."""
+        return list(self._events)
 
     def take(self) -> TriggerEvent | None:
         """The oldest waiting event, or None."""
@@ -132,6 +170,14 @@ class ProcessRecord:
                                            strict=True)
         }
         self.trigger_checkpoints: dict[str, Any] = {}
+        self.processed = KeyWindow(config.journal.max_processed_keys)
+        self.live_keys: dict[str, str] = {}
+        self.journaled_context: dict[str, Any] = {}
+        self.context_version = -1
+        self.runs_since_checkpoint = 0
+        self.recovered = False
+        self.recovery: dict[str, Any] | None = None
+        self.duplicates = 0
         self.restart_pending = False
         self.invocation_count = 0
         self.failed_invocations = 0
@@ -169,4 +215,6 @@ class ProcessRecord:
             "concurrency": self.config.concurrency,
             "inbox": self.inbox.status() if self.inbox is not None else None,
             "triggers": [slot.status(self.trigger_checkpoints) for slot in self.triggers.values()],
+            "duplicate_count": self.duplicates,
+            "recovery": self.recovery,
         }

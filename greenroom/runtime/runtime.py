@@ -26,6 +26,7 @@ from greenroom.runtime.broker import MessageBrokerActor
 from greenroom.runtime.bus import EventBusActor
 from greenroom.runtime.config import ProcessConfig, RuntimeConfig
 from greenroom.runtime.errors import RuntimeBaseError
+from greenroom.runtime.journaling import Journals
 from greenroom.runtime.process import AgentProcess
 from greenroom.runtime.relay import SupervisionRelay
 from greenroom.supervision.spec import ChildSpec
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from greenroom.actors.clock import Clock
+    from greenroom.journal.provider import JournalProvider
     from greenroom.runtime.inbox import InboxResponse
     from greenroom.supervision.handle import ChildHandle
 
@@ -55,6 +57,7 @@ class AgentRuntime:
         broker: Any = None,
         system: ActorSystem | None = None,
         clock: Clock | None = None,
+        journal: JournalProvider | None = None,
     ) -> None:
         self.config = config if config is not None else RuntimeConfig()
         self._owns_system = system is None
@@ -66,6 +69,7 @@ class AgentRuntime:
             if given is None
         ]
         self._processes: dict[str, AgentProcess] = {}
+        self._journals = Journals(self._start_journal_actor, provider=journal)
         self._supervisor: pykka.ActorRef[Any] | None = None
         self._sup_proxy: Any = None
         self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
@@ -162,6 +166,7 @@ class AgentRuntime:
         await self.stop_all()
         if self._supervisor is not None and self._supervisor.is_alive():
             await asyncio.to_thread(self.system.stop, self._supervisor)
+        self._journals.close()
         if self._owns_system:
             await asyncio.to_thread(self.system.shutdown)
 
@@ -232,6 +237,11 @@ class AgentRuntime:
         if spec.id in {child_id for child_id, _, _ in sup.which_children().get()}:
             sup.terminate_child(spec.id).get()
         handle: ChildHandle = sup.start_child(spec).get()
+        return handle
+
+    def _start_journal_actor(self, spec: ChildSpec) -> ChildHandle:
+        """Start a `JournalActor` under the runtime's supervisor; its handle outlives restarts."""
+        handle: ChildHandle = self._runtime_supervisor_proxy().start_child(spec).get()
         return handle
 
     def _stop_process_supervisor(self, process: AgentProcess) -> None:
