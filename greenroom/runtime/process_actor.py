@@ -387,6 +387,7 @@ class ProcessActor(Actor):
             self._runs[run_id] = _Run(event, handle, prompt, delivery,
                                       self.system.clock.monotonic())
             record.inflight[run_id] = event
+            self._write(EntryType.INVOCATION_START, {"event_id": event.event_id})
             handle.add_done_callback(self._reporter(run_id))
 
     def _reporter(self, run_id: int) -> Callable[[concurrent.futures.Future[str]], None]:

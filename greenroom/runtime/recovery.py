@@ -86,6 +86,7 @@ def restore(record: ProcessRecord, result: RecoveryResult) -> dict[str, Any]:
         record.live_keys[event.idempotency_key] = event.event_id
     record.recovered = True
     return {
+        "checkpoint_seq": checkpoint.get("checkpoint_seq"),
         "entries_replayed": result.entries_replayed,
         "last_entry_type": result.last_entry_type,
         "lifecycle_state": result.lifecycle_state,

@@ -11,7 +11,8 @@ the outlet directly, without a hop through the actor's mailbox. Checks, in order
 4. the process cannot accept events now (`host.accepting()`): 503 with `Retry-After: 30`;
 5. the filter drops the event: 200 `{"status": "ignored"}`;
 6. the process's answer: 202 `{"status": "accepted", "event_id"}` once it has queued the
-   event, else 503 with `Retry-After` and the reason.
+   event (and, with a journal, made it durable), 202 `{"status": "duplicate", ...}` for a
+   delivery the process already has, else 503 with `Retry-After` and the reason.
 
 A JSON object body becomes a dict payload; any other body is its UTF-8 text. A provider's
 delivery id (`X-GitHub-Delivery`, `webhook-id`, the `id` of a Stripe event) of a verified
@@ -294,7 +295,8 @@ class WebhookTriggerActor(TriggerActor):
         if not delivery.accepted:
             self.stats.refused += 1
             return _unavailable(delivery.reason or "refused by the process"), False
-        return web.json_response({"status": "accepted", "event_id": delivery.event_id},
+        status = "duplicate" if delivery.reason == "duplicate" else "accepted"
+        return web.json_response({"status": status, "event_id": delivery.event_id},
                                  status=202), True
 
     async def _deliver(self, event: TriggerEvent) -> Delivery | str:
