@@ -11,11 +11,14 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from greenroom.agents.framing import build_messages
-from greenroom.agents.invocation import DirectToolGate, Invocation
+from greenroom.agents.invocation import DirectToolGate, Invocation, ToolGate
 from greenroom.agents.openai import resolve_model
+from greenroom.journal.entry import EntryType
 from greenroom.runtime.inbox_delivery import Delivery, deliver
+from greenroom.runtime.tool_journal import JournaledToolGate
 
 if TYPE_CHECKING:
+    from greenroom.runtime.journaling import ProcessJournal
     from greenroom.runtime.record import ProcessRecord
     from greenroom.triggers.event import TriggerEvent
 
@@ -38,10 +41,10 @@ def resolve_agent(model: str | Callable[..., Any] | None) -> AgentCallable:
 
 
 def prepare_run(
-    record: ProcessRecord, event: TriggerEvent
+    record: ProcessRecord, event: TriggerEvent, journal: ProcessJournal | None = None
 ) -> tuple[Invocation, dict[str, Any], Delivery]:
     """The invocation for `event`, the trigger message to keep in the conversation, and what
-    of the inbox the run is shown.
+    of the inbox the run is shown. With a `full` journal, tool calls are journaled.
     """
     state = record.context.state_snapshot()
     delivery = deliver(record.inbox.get_pending()) if record.inbox is not None else Delivery()
@@ -52,9 +55,12 @@ def prepare_run(
         state=state or None,
         inbox=delivery.lines or None,
     )
-    gate = DirectToolGate(record.config.tools)
+    direct = DirectToolGate(record.config.tools)
+    gate: ToolGate = direct
+    if journal is not None and journal.records(EntryType.TOOL_CALL):
+        gate = JournaledToolGate(direct, journal, event.event_id)
     invocation = Invocation(
-        messages=messages, gate=gate, event=event, context=record.context, tools=gate.specs,
+        messages=messages, gate=gate, event=event, context=record.context, tools=direct.specs,
     )
     return invocation, messages[-1], delivery
 

@@ -382,7 +382,7 @@ class ProcessActor(Actor):
             if event is None:
                 return
             run_id = next(self._run_ids)
-            invocation, prompt, delivery = prepare_run(record, event)
+            invocation, prompt, delivery = prepare_run(record, event, self.journal)
             handle = self.system.io.submit(run_agent(agent, invocation))
             self._runs[run_id] = _Run(event, handle, prompt, delivery,
                                       self.system.clock.monotonic())

@@ -20,8 +20,8 @@ def _run(name: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_every_example_is_covered_here() -> None:
     assert sorted(p.name for p in EXAMPLES.glob("*.py")) == [
-        "five_triggers.py", "probe_test.py", "single_agent.py", "supervision_tree.py",
-        "three_agents.py",
+        "crash_recovery.py", "five_triggers.py", "probe_test.py", "single_agent.py",
+        "supervision_tree.py", "three_agents.py",
     ]
 
 
@@ -60,6 +60,18 @@ def test_five_triggers_example() -> None:
         "message: message on pipeline.alerts.db: replica lag 40 s",
         "webhook: pipeline nightly-etl failed",
         "every trigger fired: True",
+    ]
+
+
+def test_crash_recovery_example() -> None:
+    result = _run("crash_recovery.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "acknowledged: order-1, order-2, order-3",
+        "killed with SIGKILL",
+        "journal: 1 run finished, pending: order-2, order-3",
+        "after restart: ran order-2, order-3",
+        "runs=3 requeued=2",
     ]
 
 

@@ -447,3 +447,52 @@ def test_a_webhook_answers_202_once_the_event_is_durable(tmp_path: Path) -> None
             await process.close()
 
     asyncio.run(main())
+
+
+def test_at_the_full_level_a_tool_call_without_a_result_is_reported_in_doubt() -> None:
+    async def main() -> None:
+        journal = InMemoryJournal()
+        entered = asyncio.Event()
+
+        async def charge(amount: int) -> str:
+            """Charge a card (never finishes here: the crash comes first)."""
+            entered.set()
+            await asyncio.Event().wait()
+            return "charged"
+
+        def lookup(order: str) -> dict[str, Any]:
+            """Find an order."""
+            return {"order": order, "amount": 5}
+
+        async def agent(invocation: Invocation) -> str:
+            found = await invocation.call_tool("lookup", {"order": "o-1"})
+            await invocation.call_tool("charge", {"amount": found["amount"]})
+            return "done"
+
+        config = ProcessConfig(model=agent, tools=[lookup, charge],
+                               journal=JournalConfig(level="full"))
+        process, _ = await started(config, journal)
+        item = event("pay")
+        await process.inject(item)
+        await asyncio.wait_for(entered.wait(), 10)
+        calls = [(e.entry_type, e.data["tool"]) for e in journal.read("p")
+                 if e.entry_type in ("tool_call", "tool_result")]
+        assert calls == [("tool_call", "lookup"), ("tool_result", "lookup"),
+                         ("tool_call", "charge")]
+        await asyncio.to_thread(process.system.shutdown)  # crash while the charge is in flight
+
+        async def careful(invocation: Invocation) -> str:
+            return "checked by hand"
+
+        again, _ = await started(ProcessConfig(model=careful, journal=JournalConfig(level="full")),
+                                 journal)
+        try:
+            recovery = again.status()["recovery"]
+            [doubt] = recovery["in_doubt_tool_calls"]
+            assert (doubt["tool"], doubt["arguments"], doubt["event_id"]) == \
+                ("charge", {"amount": 5}, item.event_id)
+            assert recovery["interrupted"] == [item.event_id]
+        finally:
+            await again.close()
+
+    asyncio.run(main())
