@@ -12,14 +12,11 @@ distributed) are already validated here.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from datetime import timedelta
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     JsonValue,
     field_serializer,
@@ -28,8 +25,17 @@ from pydantic import (
 )
 
 from greenroom.agents.tools import ToolSpec, tool_spec
+from greenroom.configs import StrictConfig, check_provider_model, check_url
+from greenroom.governance.config import (
+    AutonomyBudget,
+    BudgetConfig,
+    EscalationTarget,
+    HealthConfig,
+    MissionConfig,
+    SecretScopeConfig,
+    ToolCostAnnotation,
+)
 from greenroom.triggers.config import BUILTIN_TRIGGER_TYPES, TriggerConfig, trigger_ids
-from greenroom.triggers.topics import validate_topic
 
 __all__ = [
     "BUILTIN_TRIGGER_TYPES",
@@ -60,232 +66,7 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
-class _Config(BaseModel):
-    """Shared settings: frozen, unknown fields rejected, inputs kept out of error messages."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
-
-
-def _rename_aliases(data: Any, aliases: Mapping[str, str]) -> Any:
-    """Map alternative spellings onto field names; giving both spellings is an error."""
-    if not isinstance(data, Mapping):
-        return data
-    renamed = dict(data)
-    for alias, name in aliases.items():
-        if alias in renamed:
-            if name in renamed:
-                msg = f"{alias}: is an alias of {name}; give only one of them"
-                raise ValueError(msg)
-            renamed[name] = renamed.pop(alias)
-    return renamed
-
-
-def _check_url(value: str | None, field_name: str) -> str | None:
-    if value is not None and not re.match(r"^https?://[^\s/]+\S*$", value):
-        msg = f"{field_name}: expected an http:// or https:// URL"
-        raise ValueError(msg)
-    return value
-
-
-def _check_provider_model(value: str, field_name: str) -> str:
-    if not _PROVIDER_MODEL.match(value):
-        msg = f"{field_name}: expected 'provider:model' such as 'openai:gpt-4o-mini'"
-        raise ValueError(msg)
-    return value
-
-
-class EscalationTarget(_Config):
-    """Where escalations go: a webhook that receives a JSON POST and/or an event bus topic."""
-
-    webhook_url: str | None = None
-    event_type: str | None = None
-
-    @field_validator("webhook_url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        return _check_url(value, "webhook_url")
-
-    @field_validator("event_type")
-    @classmethod
-    def _event(cls, value: str | None) -> str | None:
-        return None if value is None else validate_topic(value)
-
-
-class ToolCostAnnotation(_Config):
-    """Budget weight of one tool call (abstract units, not money) and whether it is irreversible."""
-
-    cost_weight: float = Field(default=1.0, ge=0)
-    irreversible: bool = False
-
-
-class BudgetConfig(_Config):
-    """Limits on what an agent may do per invocation and per day, and what happens past them.
-
-    `None` means unlimited. Aliases from the overview are accepted on input:
-    `max_tool_calls_per_invocation` for `max_tool_calls_per_run`, `max_daily_cost` for
-    `max_cost_per_day` and `on_budget_exceeded` for `on_exceeded`. A `tool_costs` value may be a
-    bare number, meaning `ToolCostAnnotation(cost_weight=number)`.
-    """
-
-    ALIASES: ClassVar[Mapping[str, str]] = {
-        "max_tool_calls_per_invocation": "max_tool_calls_per_run",
-        "max_daily_cost": "max_cost_per_day",
-        "on_budget_exceeded": "on_exceeded",
-    }
-
-    enabled: bool = False
-    max_tool_calls_per_run: int | None = Field(default=None, ge=0)
-    max_llm_turns_per_run: int | None = Field(default=None, ge=0)
-    max_cost_per_run: float | None = Field(default=None, ge=0)
-    max_irreversible_per_run: int | None = Field(default=None, ge=0)
-    max_tool_calls_per_day: int | None = Field(default=None, ge=0)
-    max_runs_per_day: int | None = Field(default=None, ge=0)
-    max_cost_per_day: float | None = Field(default=None, ge=0)
-    tool_costs: dict[str, ToolCostAnnotation] = Field(default_factory=dict)
-    on_exceeded: Literal["pause", "stop", "escalate"] = "pause"
-    escalation: EscalationTarget | None = None
-    daily_reset_hour_utc: int = Field(default=0, ge=0, le=23)
-    inject_remaining: bool = True
-    warning_threshold: float = Field(default=0.8, gt=0, le=1)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _aliases(cls, data: Any) -> Any:
-        return _rename_aliases(data, cls.ALIASES)
-
-    @field_validator("tool_costs", mode="before")
-    @classmethod
-    def _bare_costs(cls, value: Any) -> Any:
-        if not isinstance(value, Mapping):
-            return value
-        return {
-            name: {"cost_weight": cost}
-            if isinstance(cost, int | float) and not isinstance(cost, bool)
-            else cost
-            for name, cost in value.items()
-        }
-
-
-def AutonomyBudget(**fields: Any) -> BudgetConfig:
-    """The overview's spelling of an enabled `BudgetConfig` (`enabled` defaults to True)."""
-    return BudgetConfig.model_validate({"enabled": True, **fields})
-
-
-class HealthConfig(_Config):
-    """Thresholds of the behavioural health monitor (stuck, loop, empty reply, error rate)."""
-
-    enabled: bool = False
-    stuck_threshold: int = Field(default=3, ge=1)
-    loop_window: int = Field(default=20, ge=2)
-    loop_min_repeats: int = Field(default=2, ge=2)
-    empty_threshold: int = Field(default=3, ge=1)
-    empty_max_chars: int = Field(default=10, ge=0)
-    error_window: int = Field(default=10, ge=1)
-    error_rate_threshold: float = Field(default=0.5, gt=0, le=1)
-    on_anomaly: Literal["log", "pause", "escalate"] = "log"
-    cooldown: float = Field(default=300.0, ge=0)
-    escalation: EscalationTarget | None = None
-
-
-def _duration_hours(value: Any) -> Any:
-    """Hours from a duration: '4h', '30m', '90s', '1d', a timedelta, or a number of seconds."""
-    if isinstance(value, timedelta):
-        return value.total_seconds() / 3600.0
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value / 3600.0
-    if isinstance(value, str) and (match := _DURATION.match(value)):
-        return float(match.group(1)) * _DURATION_UNITS[match.group(2)] / 3600.0
-    msg = "max_duration: expected a duration such as '4h', '30m', '90s', '1d' or seconds"
-    raise ValueError(msg)
-
-
-class MissionConfig(_Config):
-    """A goal the process works towards, judged every `eval_every` invocations.
-
-    Aliases from the overview are accepted on input: `check_interval` for `eval_every`, and
-    `max_duration` (such as `"4h"`, `"30m"`, a `timedelta`, or seconds) for `timeout_hours`.
-    An enabled mission needs an `objective` and `success_criteria`.
-    """
-
-    ALIASES: ClassVar[Mapping[str, str]] = {"check_interval": "eval_every"}
-
-    enabled: bool = False
-    objective: str = ""
-    success_criteria: str = ""
-    eval_model: str | None = None
-    eval_every: int = Field(default=5, ge=1)
-    confidence_threshold: float = Field(default=0.7, ge=0, le=1)
-    timeout_hours: float = Field(default=0.0, ge=0)
-    max_invocations: int = Field(default=0, ge=0)
-    auto_complete: bool = True
-    on_complete: Literal["stop", "continue", "suspend"] = "stop"
-    escalation: EscalationTarget | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _aliases(cls, data: Any) -> Any:
-        data = _rename_aliases(data, cls.ALIASES)
-        if isinstance(data, Mapping) and "max_duration" in data:
-            if "timeout_hours" in data:
-                msg = "max_duration: is an alias of timeout_hours; give only one of them"
-                raise ValueError(msg)
-            data = dict(data)
-            data["timeout_hours"] = _duration_hours(data.pop("max_duration"))
-        return data
-
-    @field_validator("eval_model")
-    @classmethod
-    def _model(cls, value: str | None) -> str | None:
-        return None if value is None else _check_provider_model(value, "eval_model")
-
-    @model_validator(mode="after")
-    def _needs_goal(self) -> MissionConfig:
-        if self.enabled:
-            for name in ("objective", "success_criteria"):
-                if not getattr(self, name).strip():
-                    msg = f"{name}: required when the mission is enabled"
-                    raise ValueError(msg)
-        return self
-
-
-class SecretScopeConfig(_Config):
-    """Per-process secrets: literal values or `${VAR}` / `${VAR:-default}` references.
-
-    References are resolved from the environment when the process starts, not here. Values are
-    left out of `repr()`; `ttls` may only name declared secrets.
-    """
-
-    enabled: bool = False
-    secrets: dict[str, str] = Field(default_factory=dict, repr=False)
-    default_ttl: float | None = Field(default=None, gt=0)
-    ttls: dict[str, float] = Field(default_factory=dict)
-    revoke_on_stop: bool = True
-
-    @field_validator("secrets")
-    @classmethod
-    def _references(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, secret in value.items():
-            if not name:
-                msg = "secrets: secret names must be non-empty"
-                raise ValueError(msg)
-            if secret.startswith("${") and not _ENV_REFERENCE.match(secret):
-                msg = f"secrets[{name!r}]: malformed reference; use ${{VAR}} or ${{VAR:-default}}"
-                raise ValueError(msg)
-        return value
-
-    @model_validator(mode="after")
-    def _ttls_known(self) -> SecretScopeConfig:
-        for name, ttl in self.ttls.items():
-            if name not in self.secrets:
-                msg = f"ttls[{name!r}]: no secret with that name"
-                raise ValueError(msg)
-            if ttl <= 0:
-                msg = f"ttls[{name!r}]: must be > 0 seconds"
-                raise ValueError(msg)
-        return self
-
-
-class InboxConfig(_Config):
+class InboxConfig(StrictConfig):
     """Limits of the human-to-agent inbox; a TTL of 0 means messages never expire."""
 
     enabled: bool = False
@@ -304,7 +85,7 @@ class InboxConfig(_Config):
         return self
 
 
-class JournalConfig(_Config):
+class JournalConfig(StrictConfig):
     """Durable journal settings: level, backend, the file backend's directory, when appends are
     fsync'd (`always`: before they are acknowledged; `batch`: every `sync_interval` s; `never`),
     how many runs pass between checkpoints, and how many settled event keys a process remembers
@@ -320,7 +101,7 @@ class JournalConfig(_Config):
     max_processed_keys: int = Field(default=10_000, ge=1)
 
 
-class ContextConfig(_Config):
+class ContextConfig(StrictConfig):
     """Settings of a process's `AgentContext`, memory and conversation buffer.
 
     An empty `writable_keys` makes every key writable; `conversation_max_messages=0` keeps the
@@ -365,7 +146,7 @@ class ExecutionMode(StrEnum):
     OPEN = "open"
 
 
-class OpenModeConfig(_Config):
+class OpenModeConfig(StrictConfig):
     """What an agent in open mode may change about itself, and how far."""
 
     allow_identity_change: bool = True
@@ -386,11 +167,11 @@ class OpenModeConfig(_Config):
     @classmethod
     def _urls(cls, value: list[str]) -> list[str]:
         for index, url in enumerate(value):
-            _check_url(url, f"allowed_mcp_urls[{index}]")
+            check_url(url, f"allowed_mcp_urls[{index}]")
         return value
 
 
-class DistributedConfig(_Config):
+class DistributedConfig(StrictConfig):
     """Multi-node settings; off by default."""
 
     enabled: bool = False
@@ -402,14 +183,14 @@ class DistributedConfig(_Config):
     @field_validator("coordinator_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        return _check_url(value, "coordinator_url")
+        return check_url(value, "coordinator_url")
 
 
 def _no_journal() -> JournalConfig:
     return JournalConfig(level="none")
 
 
-class ProcessConfig(_Config):
+class ProcessConfig(StrictConfig):
     """Everything one agent process needs: its agent, triggers, limits and governance.
 
     `model` is a provider string such as `"openai:gpt-4o-mini"` or a Python callable that acts
@@ -447,7 +228,7 @@ class ProcessConfig(_Config):
     @classmethod
     def _model(cls, value: str | Callable[..., Any] | None) -> str | Callable[..., Any] | None:
         if isinstance(value, str):
-            return _check_provider_model(value, "model")
+            return check_provider_model(value, "model")
         return value
 
     @field_validator("tools")
@@ -481,7 +262,7 @@ class ProcessConfig(_Config):
         return [tool_spec(tool) for tool in self.tools]
 
 
-class RuntimeConfig(_Config):
+class RuntimeConfig(StrictConfig):
     """A whole runtime: named process configs plus distributed settings.
 
     Process names start with a letter and use letters, digits, `_` and `-` (at most 64).
