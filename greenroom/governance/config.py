@@ -112,16 +112,25 @@ class HealthConfig(StrictConfig):
     """Thresholds of the behavioural health monitor (stuck, loop, empty reply, error rate)."""
 
     enabled: bool = False
-    stuck_threshold: int = Field(default=3, ge=1)
+    stuck_threshold: int = Field(default=3, ge=2)
     loop_window: int = Field(default=20, ge=2)
     loop_min_repeats: int = Field(default=2, ge=2)
     empty_threshold: int = Field(default=3, ge=1)
     empty_max_chars: int = Field(default=10, ge=0)
     error_window: int = Field(default=10, ge=1)
     error_rate_threshold: float = Field(default=0.5, gt=0, le=1)
-    on_anomaly: Literal["log", "pause", "escalate"] = "log"
+    on_anomaly: Literal["log", "pause", "escalate", "stop"] = "log"
     cooldown: float = Field(default=300.0, ge=0)
     escalation: EscalationTarget | None = None
+
+    @model_validator(mode="after")
+    def _loop_fits(self) -> HealthConfig:
+        needed = 2 * (self.loop_min_repeats + 1)
+        if self.loop_window < needed:
+            msg = (f"loop_window: {self.loop_window} cannot hold a loop of "
+                   f"loop_min_repeats={self.loop_min_repeats} (needs at least {needed})")
+            raise ValueError(msg)
+        return self
 
 
 def _duration_hours(value: Any) -> Any:
