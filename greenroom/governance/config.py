@@ -150,7 +150,9 @@ class MissionConfig(StrictConfig):
 
     Aliases from the overview are accepted on input: `check_interval` for `eval_every`, and
     `max_duration` (such as `"4h"`, `"30m"`, a `timedelta`, or seconds) for `timeout_hours`.
-    An enabled mission needs an `objective` and `success_criteria`.
+    An enabled mission needs an `objective` and `success_criteria`. The LLM judge gets
+    `eval_timeout` seconds per attempt; after `max_inconclusive` inconclusive evaluations in a
+    row the mission escalates once (and keeps running).
     """
 
     ALIASES: ClassVar[Mapping[str, str]] = {"check_interval": "eval_every"}
@@ -166,6 +168,8 @@ class MissionConfig(StrictConfig):
     auto_complete: bool = True
     on_complete: Literal["stop", "continue", "suspend"] = "stop"
     escalation: EscalationTarget | None = None
+    eval_timeout: float = Field(default=60.0, gt=0)
+    max_inconclusive: int = Field(default=3, ge=1)
 
     @model_validator(mode="before")
     @classmethod
