@@ -51,7 +51,7 @@ class EscalationTarget(StrictConfig):
 class ToolCostAnnotation(StrictConfig):
     """Budget weight of one tool call (abstract units, not money) and whether it is irreversible."""
 
-    cost_weight: float = Field(default=1.0, ge=0)
+    cost_weight: float = Field(default=1.0, ge=0, allow_inf_nan=False)
     irreversible: bool = False
 
 
@@ -73,11 +73,11 @@ class BudgetConfig(StrictConfig):
     enabled: bool = False
     max_tool_calls_per_run: int | None = Field(default=None, ge=0)
     max_llm_turns_per_run: int | None = Field(default=None, ge=0)
-    max_cost_per_run: float | None = Field(default=None, ge=0)
+    max_cost_per_run: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     max_irreversible_per_run: int | None = Field(default=None, ge=0)
     max_tool_calls_per_day: int | None = Field(default=None, ge=0)
     max_runs_per_day: int | None = Field(default=None, ge=0)
-    max_cost_per_day: float | None = Field(default=None, ge=0)
+    max_cost_per_day: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     tool_costs: dict[str, ToolCostAnnotation] = Field(default_factory=dict)
     on_exceeded: Literal["pause", "stop", "escalate"] = "pause"
     escalation: EscalationTarget | None = None
