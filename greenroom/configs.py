@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+from yarl import URL
 
 __all__ = ["StrictConfig", "check_provider_model", "check_url", "rename_aliases"]
 
@@ -39,9 +40,17 @@ def rename_aliases(data: Any, aliases: Mapping[str, str]) -> Any:
 
 
 def check_url(value: str | None, field_name: str) -> str | None:
-    """`value` if it is an http(s) URL (or None); else `ValueError` naming the field."""
-    if value is not None and not re.match(r"^https?://[^\s/]+\S*$", value):
-        msg = f"{field_name}: expected an http:// or https:// URL"
+    """`value` if it is an http(s) URL with a host (or None); else `ValueError` naming the field."""
+    if value is None:
+        return None
+    valid = re.match(r"^https?://[^\s/]+\S*$", value) is not None
+    if valid:
+        try:
+            valid = bool(URL(value).host)
+        except ValueError:
+            valid = False
+    if not valid:
+        msg = f"{field_name}: expected an http:// or https:// URL with a host"
         raise ValueError(msg)
     return value
 

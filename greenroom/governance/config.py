@@ -6,6 +6,7 @@ runtime re-exports them (`greenroom.runtime.config`) for `ProcessConfig`.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import timedelta
@@ -207,7 +208,7 @@ class SecretScopeConfig(StrictConfig):
 
     enabled: bool = False
     secrets: dict[str, str] = Field(default_factory=dict, repr=False)
-    default_ttl: float | None = Field(default=None, gt=0)
+    default_ttl: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     ttls: dict[str, float] = Field(default_factory=dict)
     revoke_on_stop: bool = True
 
@@ -229,7 +230,7 @@ class SecretScopeConfig(StrictConfig):
             if name not in self.secrets:
                 msg = f"ttls[{name!r}]: no secret with that name"
                 raise ValueError(msg)
-            if ttl <= 0:
-                msg = f"ttls[{name!r}]: must be > 0 seconds"
+            if not math.isfinite(ttl) or ttl <= 0:
+                msg = f"ttls[{name!r}]: must be a finite number of seconds > 0"
                 raise ValueError(msg)
         return self

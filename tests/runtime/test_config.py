@@ -563,7 +563,7 @@ def test_secret_values_stay_out_of_repr_and_errors() -> None:
     ("data", "text"),
     [
         ({"secrets": {"a": "v"}, "ttls": {"b": 5}}, "ttls['b']: no secret with that name"),
-        ({"secrets": {"a": "v"}, "ttls": {"a": 0}}, "ttls['a']: must be > 0 seconds"),
+        ({"secrets": {"a": "v"}, "ttls": {"a": 0}}, "ttls['a']: must be a finite number of seconds > 0"),
         ({"secrets": {"": "v"}}, "secrets: secret names must be non-empty"),
         ({"default_ttl": 0}, "greater than 0"),
     ],
@@ -608,7 +608,7 @@ def test_journal_defaults() -> None:
 def test_open_mode_and_distributed_checks() -> None:
     assert not OpenModeConfig().allow_process_spawn
     assert error_of(OpenModeConfig, {"allowed_mcp_urls": ["mcp.local"]})[1].endswith(
-        "allowed_mcp_urls[0]: expected an http:// or https:// URL"
+        "allowed_mcp_urls[0]: expected an http:// or https:// URL with a host"
     )
     assert DistributedConfig().transport_port == 9100
     assert error_of(DistributedConfig, {"discovery_method": "multicast"})[0] == "discovery_method"
