@@ -563,7 +563,8 @@ def test_secret_values_stay_out_of_repr_and_errors() -> None:
     ("data", "text"),
     [
         ({"secrets": {"a": "v"}, "ttls": {"b": 5}}, "ttls['b']: no secret with that name"),
-        ({"secrets": {"a": "v"}, "ttls": {"a": 0}}, "ttls['a']: must be a finite number of seconds > 0"),
+        ({"secrets": {"a": "v"}, "ttls": {"a": 0}},
+         "ttls['a']: must be a finite number of seconds > 0"),
         ({"secrets": {"": "v"}}, "secrets: secret names must be non-empty"),
         ({"default_ttl": 0}, "greater than 0"),
     ],
