@@ -37,6 +37,7 @@ __all__ = [
     "SIGNATURE_HEADERS",
     "TIMESTAMPED_SCHEMES",
     "ReplayGuard",
+    "ReplayedDelivery",
     "SignatureError",
     "Verified",
     "Verifier",
@@ -68,6 +69,10 @@ _WHSEC = "whsec_"
 
 class SignatureError(ValueError):
     """A request's signature is missing, malformed, stale, replayed or wrong."""
+
+
+class ReplayedDelivery(SignatureError):
+    """A correctly signed request whose delivery was already taken (a retry, or a replay)."""
 
 
 @dataclass(frozen=True)
@@ -355,7 +360,7 @@ class Verifier:
     def _claimed(self, key: str, ts: int, now: float, delivery_id: str | None) -> Verified:
         if not self.guard.claim(key, ts + self.tolerance, now):
             msg = "replayed delivery"
-            raise SignatureError(msg)
+            raise ReplayedDelivery(msg)
         return Verified(self.scheme, delivery_id=delivery_id, timestamp=float(ts), replay_key=key)
 
 

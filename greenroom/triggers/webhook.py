@@ -7,7 +7,9 @@ the outlet directly, without a hop through the actor's mailbox. Checks, in order
 1. only for an unsigned hook bound to loopback: a `Host` that is not loopback gets 421 and a
    cross-site `Origin` 403 (a web page cannot reach the hook through DNS rebinding);
 2. body size: 413 (`max_body_size`);
-3. signature: 401 `{"error": ...}`, no event (`greenroom.triggers.signatures`);
+3. signature: 401 `{"error": ...}`, no event (`greenroom.triggers.signatures`); a correctly
+   signed retry of a delivery already taken (within the tolerance) gets 202
+   `{"status": "duplicate"}` and no event, so the provider stops retrying;
 4. the process cannot accept events now (`host.accepting()`): 503 with `Retry-After: 30`;
 5. the filter drops the event: 200 `{"status": "ignored"}`;
 6. the process's answer: 202 `{"status": "accepted", "event_id"}` once it has queued the
@@ -35,7 +37,13 @@ from aiohttp import web
 from greenroom.triggers.actor import TriggerActor
 from greenroom.triggers.errors import TriggerError
 from greenroom.triggers.http_server import Binding, IncomingRequest, WebhookServers, json_error
-from greenroom.triggers.signatures import SIGNATURE_HEADERS, SignatureError, Verified, Verifier
+from greenroom.triggers.signatures import (
+    SIGNATURE_HEADERS,
+    ReplayedDelivery,
+    SignatureError,
+    Verified,
+    Verifier,
+)
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -161,6 +169,7 @@ class WebhookTriggerActor(TriggerActor):
         self._loopback = is_loopback(config.webhook_host)
         self._binding: Binding | None = None
         self.stats.info.setdefault("rejected_count", 0)
+        self.stats.info.setdefault("duplicate_count", 0)
 
     def on_start(self) -> None:
         """Resolve the secret, refuse an unsafe bind, then serve the path."""
@@ -245,6 +254,9 @@ class WebhookTriggerActor(TriggerActor):
             try:
                 verified = self._verifier.verify(body, request.headers,
                                                  now=self.host.clock.time())
+            except ReplayedDelivery:
+                self.stats.info["duplicate_count"] += 1
+                return web.json_response({"status": "duplicate"}, status=202)
             except SignatureError as exc:
                 self.stats.info["rejected_count"] += 1
                 logger.info("webhook %s: rejected a request: %s", self.trigger_id, exc)

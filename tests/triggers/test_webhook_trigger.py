@@ -533,17 +533,19 @@ def test_valid_signature_is_accepted(actor_system: ActorSystem, scheme: str) -> 
 
 
 @pytest.mark.parametrize("scheme", sorted(TIMESTAMPED_SCHEMES))
-def test_replay_is_401(actor_system: ActorSystem, scheme: str) -> None:
+def test_a_replay_is_answered_as_a_duplicate_and_not_delivered(
+    actor_system: ActorSystem, scheme: str
+) -> None:
     host = RecordingHost()
-    url = url_of(start(actor_system, webhook(hmac_secret=SECRET, signature_scheme=scheme), host))
+    stats = start(actor_system, webhook(hmac_secret=SECRET, signature_scheme=scheme), host)
     headers = sign(scheme, SECRET, BODY)
 
-    assert post(url, BODY, headers).status == 202
+    assert post(url_of(stats), BODY, headers).status == 202
     host.next_event(TIMEOUT)
-    replay = post(url, BODY, headers)
-    assert replay.status == 401
-    assert "replayed" in replay.body["error"]
+    replay = post(url_of(stats), BODY, headers)
+    assert (replay.status, replay.body) == (202, {"status": "duplicate"})
     assert host.drain() == []
+    assert stats.info["duplicate_count"] == 1
 
 
 @pytest.mark.parametrize("scheme", sorted(TIMESTAMPED_SCHEMES))
@@ -568,7 +570,8 @@ def test_replay_guard_survives_a_trigger_restart(actor_system: ActorSystem) -> N
     stop(actor_system, "t1")
 
     again = start(actor_system, config.model_copy(update={"webhook_port": port_of(stats)}), host)
-    assert post(url_of(again), BODY, headers).status == 401
+    assert post(url_of(again), BODY, headers).body == {"status": "duplicate"}
+    assert host.drain() == []
 
 
 # WebhookServers directly -----------------------------------------------------------------------
