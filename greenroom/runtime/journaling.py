@@ -77,8 +77,10 @@ class Journals:
             return link
         provider = self._given if self._given is not None else self._open(config)
         name = "journal" if key[0] != "file" else f"journal-{len(self._links) + 1}"
+        # Its own thread: every batch blocks in fsync, which must not hold a pool worker.
         spec = ChildSpec(name, JournalActor, args=(provider,),
-                         kwargs={"fsync": config.fsync, "sync_interval": config.sync_interval})
+                         kwargs={"fsync": config.fsync, "sync_interval": config.sync_interval},
+                         dispatcher="thread")
         client = JournalClient(self._starter(spec))
         link = self._links[key] = JournalLink(provider, client, config)
         return link

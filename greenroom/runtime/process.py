@@ -354,7 +354,8 @@ class AgentProcess:
         )
 
     def _spawn_journal_actor(self, spec: ChildSpec) -> Any:
-        return self._system.spawn(spec.actor_cls, *spec.args, name=spec.id, **(spec.kwargs or {}))
+        return self._system.spawn(spec.actor_cls, *spec.args, name=spec.id,
+                                  dispatcher=spec.dispatcher or "pooled", **(spec.kwargs or {}))
 
     def _ensure_actors(self) -> ChildHandle:
         if self._handle is not None and self._handle.is_alive():

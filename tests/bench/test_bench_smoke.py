@@ -41,6 +41,36 @@ TRIGGERS_ROWS = (
     "file write -> agent entered p99 (ms, debounce 0.01 s)",
 )
 
+JOURNAL_ROWS = (
+    "durable appends/s, 1 writer",
+    "durable appends/s, 50 writers, 50 process ids",
+    "durable appends/s, 50 writers, 1 process id",
+    "entries per group commit, 50 writers, 50 process ids",
+    "fsyncs per group commit, 50 writers, 50 process ids",
+    "entries per group commit, 50 writers, 1 process id",
+    "durable journaled runs/s, 50 processes",
+    "fsyncs per run, 50 processes",
+    "time spent in fsync, % of the timed window, 50 processes",
+    "inject -> run done median (ms), journal checkpoint level",
+    "inject -> run done p99 (ms), journal checkpoint level",
+    "inject -> return (durable ack) median (ms), journal checkpoint level",
+    "inject -> run done median (ms), journal full level",
+    "inject -> run done p99 (ms), journal full level",
+    "inject -> return (durable ack) median (ms), journal full level",
+    "recover 10,000 entries, no checkpoint (ms)",
+    "replay only, 10,000 entries (ms)",
+    "recover 100,000 entries, no checkpoint (ms)",
+    "replay only, 100,000 entries (ms)",
+    "recover after 10,000 runs, checkpoint every 100",
+    "replay only, after 10,000 runs, checkpoint every 100",
+    "bytes written per run, checkpoint level, fresh process",
+    "checkpoint-file bytes per run, fresh process",
+    "on-disk journal size after the runs (KiB), fresh process",
+    "bytes written per run, checkpoint level, 10,000 keys remembered",
+    "checkpoint-file bytes per run, 10,000 keys remembered",
+    "on-disk journal size after the runs (KiB), 10,000 keys remembered",
+)
+
 
 @pytest.mark.parametrize(
     ("module", "rows", "floor_line"),
@@ -48,6 +78,7 @@ TRIGGERS_ROWS = (
         ("bench.kernel", KERNEL_ROWS, False),
         ("bench.runtime", RUNTIME_ROWS, True),
         ("bench.triggers", TRIGGERS_ROWS, True),
+        ("bench.journal", JOURNAL_ROWS, True),
     ],
 )
 def test_benchmark_quick_run_prints_its_table(
