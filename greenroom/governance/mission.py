@@ -31,6 +31,7 @@ from typing import Any, TypeAlias
 
 from greenroom.actors.clock import Clock, SystemClock
 from greenroom.governance.config import MissionConfig
+from greenroom.timestamps import parse_timestamp
 
 __all__ = [
     "DEFAULT_HISTORY_LIMIT",
@@ -228,14 +229,7 @@ class MissionEvaluation:
         if not isinstance(data, Mapping):
             msg = f"evaluation: expected a mapping, got {type(data).__name__}"
             raise ValueError(msg)
-        raw_time = data.get("timestamp")
-        try:
-            timestamp = datetime.fromisoformat(raw_time) if isinstance(raw_time, str) else None
-        except ValueError:
-            timestamp = None
-        if timestamp is None:
-            msg = f"timestamp: {raw_time!r} is not an ISO 8601 date-time"
-            raise ValueError(msg)
+        timestamp = parse_timestamp(data.get("timestamp"))
         for name in ("achieved", "confidence", "reasoning", "invocation_number", "source"):
             if name not in data:
                 msg = f"{name}: missing from the evaluation"

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from greenroom.runtime.errors import ProcessStateError
+from greenroom.timestamps import parse_timestamp
 
 __all__ = [
     "ACCEPTING_STATES",
@@ -114,14 +115,7 @@ class ProcessTransition:
         if not isinstance(data, Mapping):
             msg = f"transition: expected a mapping, got {type(data).__name__}"
             raise ValueError(msg)
-        raw_time = data.get("timestamp")
-        try:
-            timestamp = datetime.fromisoformat(raw_time) if isinstance(raw_time, str) else None
-        except ValueError:
-            timestamp = None
-        if timestamp is None:
-            msg = f"timestamp: {raw_time!r} is not an ISO 8601 date-time"
-            raise ValueError(msg)
+        timestamp = parse_timestamp(data.get("timestamp"))
         reason = data.get("reason", "")
         metadata = data.get("metadata", {})
         if not isinstance(reason, str):

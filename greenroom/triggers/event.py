@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from greenroom.timestamps import parse_timestamp
+
 __all__ = ["TriggerEvent"]
 
 
@@ -71,14 +73,7 @@ class TriggerEvent:
         if missing:
             msg = f"TriggerEvent: missing field(s) {missing}"
             raise ValueError(msg)
-        raw = data.get("timestamp")
-        try:
-            timestamp = datetime.fromisoformat(raw) if isinstance(raw, str) else None
-        except ValueError:
-            timestamp = None
-        if timestamp is None:
-            msg = f"TriggerEvent.timestamp: {raw!r} is not an ISO 8601 date-time"
-            raise ValueError(msg)
+        timestamp = parse_timestamp(data.get("timestamp"), "TriggerEvent.timestamp")
         return cls(
             trigger_id=data["trigger_id"],
             trigger_type=data["trigger_type"],
