@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar
 
 from greenroom.journal.entry import EntryType, JournalEntry
+from greenroom.journal.keys import KeyWindow
 from greenroom.journal.provider import JournalError, JournalProvider
 from greenroom.triggers.event import TriggerEvent
 
@@ -186,11 +187,10 @@ class _Replay:
 
     def __init__(self, process_id: str, max_processed: int) -> None:
         self.process_id = process_id
-        self.max_processed = max_processed
         self.result = RecoveryResult()
         self.pending: dict[str, _Pending] = {}
         self.pending_keys: dict[str, str] = {}
-        self.processed: dict[str, None] = {}
+        self.processed = KeyWindow(max_processed)
         self.started: set[str] = set()
         self.tool_calls: dict[str, InDoubtToolCall] = {}
         self.handlers: dict[str, Callable[[Mapping[str, Any], JournalEntry], None]] = {
@@ -206,13 +206,6 @@ class _Replay:
         }
 
     # Bookkeeping ----------------------------------------------------------------------------
-
-    def _process(self, key: str) -> None:
-        processed = self.processed
-        processed.pop(key, None)
-        processed[key] = None
-        if len(processed) > self.max_processed:
-            del processed[next(iter(processed))]
 
     def _queue(self, event: _Pending) -> None:
         event_id: str = event.raw["event_id"]
@@ -235,7 +228,7 @@ class _Replay:
             del self.pending[self.pending_keys.pop(key)]
         if key in self.processed:
             return False
-        self._process(key)
+        self.processed.add(key)
         return True
 
     # The checkpoint ---------------------------------------------------------------------------
@@ -265,7 +258,7 @@ class _Replay:
             msg = "processed_keys: expected a list of strings"
             raise ValueError(msg)
         for key in keys:
-            self._process(key)
+            self.processed.add(key)
         for raw in _field(state, "pending_events", list, required=False) or []:
             self._queue(_pending(raw, origin))
 
@@ -333,7 +326,7 @@ class _Replay:
         result = self.result
         result.last_entry_type = last_entry_type
         result.pending_events = [self._rebuild(event) for event in self.pending.values()]
-        result.processed_keys = list(self.processed)
+        result.processed_keys = self.processed.to_list()
         result.in_doubt_tool_calls = list(self.tool_calls.values())
         result.interrupted = [event_id for event_id in self.pending if event_id in self.started]
         return result

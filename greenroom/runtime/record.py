@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from greenroom.journal.keys import KeyWindow
 from greenroom.runtime.context import AgentContext
 from greenroom.runtime.conversation import ConversationBuffer
 from greenroom.runtime.inbox import InboxResponse, MessageInbox
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from greenroom.runtime.config import ProcessConfig
     from greenroom.triggers.event import TriggerEvent
 
-__all__ = ["DeadEvent", "KeyWindow", "Listener", "ProcessRecord", "RunQueue", "TriggerSlot"]
+__all__ = ["DeadEvent", "Listener", "ProcessRecord", "RunQueue", "TriggerSlot"]
 
 Listener = Callable[[str, dict[str, Any]], None]
 """Called with `(event_type, data)` for each process event, from the process's actor thread."""
@@ -52,32 +53,6 @@ class TriggerSlot:
     def status(self, checkpoints: dict[str, Any]) -> dict[str, Any]:
         """The trigger's entry in the process status."""
         return {**self.stats.to_dict(), "checkpoint": checkpoints.get(self.trigger_id)}
-
-
-class KeyWindow:
-    """The idempotency keys of the last `limit` settled events, oldest first (bounded)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._keys: dict[str, None] = {}
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._keys
-
-    def add(self, key: str) -> None:
-        """Remember `key` as the newest, forgetting the oldest beyond the limit."""
-        keys = self._keys
-        keys.pop(key, None)
-        keys[key] = None
-        if len(keys) > self.limit:
-            del keys[next(iter(keys))]
-
-    def to_list(self) -> list[str]:
-        """The keys, oldest first."""
-        return list(self._keys)
 
 
 class RunQueue:
