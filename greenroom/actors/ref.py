@@ -13,6 +13,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import pykka
+from pykka.messages import ProxyCall
 
 from greenroom.actors.envelope import Envelope
 from greenroom.actors.future import Future
@@ -134,3 +135,10 @@ class ActorRef(pykka.ActorRef[A]):
         if block:
             return future.get(timeout=timeout)
         return future
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Call one of the actor's methods in its own turn, as a proxy would, without building
+        a proxy (pykka introspects the whole actor for one, about 0.7 ms). The future holds
+        the method's return value or exception.
+        """
+        return self.ask(ProxyCall(attr_path=(method,), args=args, kwargs=kwargs), block=False)

@@ -2,6 +2,8 @@
 
 The buffer is owned by one actor, so it needs no lock. Concurrent invocations each work on a
 `copy()` taken when they start, and the actor appends what they produced when they finish.
+Every run copies the whole buffer out, so the copy is cheap: whether a message holds only
+strings (the usual case, copied with `dict()`) is decided once, when it comes in.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ def _check_max(max_messages: object) -> int:
     return max_messages
 
 
-def _checked(message: object, where: str) -> dict[str, Any]:
-    """A deep copy of `message` after checking it has a string `role` and a `content` key."""
+def _checked(message: object, where: str) -> tuple[dict[str, Any], bool]:
+    """A copy of `message` after checking it has a string `role` and a `content` key, and
+    whether it is flat (only string values, so a shallow copy is a full one)."""
     if not isinstance(message, Mapping):
         msg = f"{where}: expected a dict message, got {type(message).__name__}"
         raise TypeError(msg)
@@ -38,14 +41,13 @@ def _checked(message: object, where: str) -> dict[str, Any]:
     if "content" not in message:
         msg = f"{where}.content: missing"
         raise ValueError(msg)
-    return copy.deepcopy(dict(message))
+    flat = all(isinstance(value, str) for value in message.values())
+    return (dict(message) if flat else copy.deepcopy(dict(message))), flat
 
 
-def _copy(message: dict[str, Any]) -> dict[str, Any]:
-    """A copy that shares nothing mutable; plain-string messages (the usual) copy shallowly."""
-    if all(isinstance(value, str) for value in message.values()):
-        return dict(message)
-    return copy.deepcopy(message)
+def _copies(messages: Iterable[dict[str, Any]], flags: Iterable[bool]) -> list[dict[str, Any]]:
+    """Copies that share nothing mutable with the buffer."""
+    return [dict(m) if flat else copy.deepcopy(m) for m, flat in zip(messages, flags, strict=True)]
 
 
 class ConversationBuffer:
@@ -58,6 +60,7 @@ class ConversationBuffer:
     def __init__(self, max_messages: int = DEFAULT_MAX_MESSAGES) -> None:
         self._max = _check_max(max_messages)
         self._messages: deque[dict[str, Any]] = deque(maxlen=self._max or None)
+        self._flat: deque[bool] = deque(maxlen=self._max or None)
 
     @property
     def max_messages(self) -> int:
@@ -69,31 +72,37 @@ class ConversationBuffer:
 
     def append(self, message: Mapping[str, Any]) -> None:
         """Add one message, evicting the oldest if the buffer is full."""
-        self._messages.append(_checked(message, "message"))
+        checked, flat = _checked(message, "message")
+        self._messages.append(checked)
+        self._flat.append(flat)
 
     def extend(self, messages: Iterable[Mapping[str, Any]]) -> None:
         """Add several messages; if any is invalid, none is added."""
         checked = [_checked(item, f"messages[{i}]") for i, item in enumerate(messages)]
-        self._messages.extend(checked)
+        self._messages.extend(message for message, _ in checked)
+        self._flat.extend(flat for _, flat in checked)
 
     def get_messages(self) -> list[dict[str, Any]]:
         """All buffered messages, oldest first (copies)."""
-        return [_copy(message) for message in self._messages]
+        return _copies(self._messages, self._flat)
 
     def set_messages(self, messages: Iterable[Mapping[str, Any]]) -> None:
         """Replace the contents (keeping the newest that fit); invalid input changes nothing."""
         checked = [_checked(item, f"messages[{i}]") for i, item in enumerate(messages)]
-        self._messages.clear()
-        self._messages.extend(checked)
+        self.clear()
+        self._messages.extend(message for message, _ in checked)
+        self._flat.extend(flat for _, flat in checked)
 
     def clear(self) -> None:
         """Remove every message."""
         self._messages.clear()
+        self._flat.clear()
 
     def copy(self) -> ConversationBuffer:
         """An independent buffer with the same limit and messages (for a concurrent invocation)."""
         forked = ConversationBuffer(self._max)
-        forked._messages.extend(_copy(message) for message in self._messages)
+        forked._messages.extend(_copies(self._messages, self._flat))
+        forked._flat.extend(self._flat)
         return forked
 
     def to_dict(self) -> dict[str, Any]:

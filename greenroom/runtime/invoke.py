@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from greenroom.agents.framing import build_messages
+from greenroom.agents.framing import context_blocks, trigger_message
 from greenroom.agents.invocation import DirectToolGate, Invocation, ToolGate
 from greenroom.agents.openai import resolve_model
 from greenroom.journal.entry import EntryType
@@ -48,13 +48,11 @@ def prepare_run(
     """
     state = record.context.state_snapshot()
     delivery = deliver(record.inbox.get_pending()) if record.inbox is not None else Delivery()
-    messages = build_messages(
-        event,
-        conversation=record.conversation.get_messages(),
-        instructions=record.config.instructions,
-        state=state or None,
-        inbox=delivery.lines or None,
+    messages = context_blocks(
+        instructions=record.config.instructions, state=state or None, inbox=delivery.lines or None
     )
+    messages += record.conversation.get_messages()  # already copies: not copied twice
+    messages.append(trigger_message(event))
     direct = DirectToolGate(record.config.tools)
     gate: ToolGate = direct
     if journal is not None and journal.records(EntryType.TOOL_CALL):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import pykka
 
 from greenroom.actors.future import Future
+from greenroom.actors.ref import ActorRef
 from greenroom.actors.system import ActorSystem
 from greenroom.journal.replay import ReplayEngine
 from greenroom.runtime.errors import ProcessNotAcceptingError
@@ -180,8 +181,10 @@ class AgentProcess:
         be read whole (nothing is started), `ValueError` (or the model's configuration error)
         when the agent cannot be built; the process is then FAILED.
         """
-        recovered = await asyncio.to_thread(self._recover)
-        handle = await asyncio.to_thread(self._ensure_actors)
+        recovered = None
+        if not self._record.recovered and self._process_journal().enabled:
+            recovered = await asyncio.to_thread(self._recover)
+        handle = await self._ensure_actors()
         await handle.ask(StartProcess(recovered), block=False)
         for slot in list(self._record.triggers.values()):
             await self._start_trigger(slot)
@@ -254,7 +257,7 @@ class AgentProcess:
             raise KeyError(msg)
         supervisor = self._trigger_supervisor()
         if supervisor is not None:
-            await supervisor.stop_trigger(trigger_id)
+            await supervisor.call("stop_trigger", trigger_id)
         del self._record.triggers[trigger_id]
 
     async def send_message(
@@ -344,10 +347,8 @@ class AgentProcess:
             self._journal = ProcessJournal(self.name, journal.level, client)
         return self._journal
 
-    def _recover(self) -> RecoveryResult | None:
-        """What the journal holds for this process, before its first start (else None)."""
-        if self._record.recovered or not self._process_journal().enabled:
-            return None
+    def _recover(self) -> RecoveryResult:
+        """What the journal holds for this process (read before its first start)."""
         provider = self._journals.link(self.config.journal).provider
         return ReplayEngine(provider).recover(
             self.name, max_processed=self.config.journal.max_processed_keys
@@ -357,38 +358,44 @@ class AgentProcess:
         return self._system.spawn(spec.actor_cls, *spec.args, name=spec.id,
                                   dispatcher=spec.dispatcher or "pooled", **(spec.kwargs or {}))
 
-    def _ensure_actors(self) -> ChildHandle:
+    async def _ensure_actors(self) -> ChildHandle:
+        """The process actor's handle, starting the process's supervisor tree if it is not up.
+        Inside a runtime this is a few awaited asks (no thread); alone, the spawn runs in a
+        worker thread since it starts the children synchronously."""
         if self._handle is not None and self._handle.is_alive():
             return self._handle
         spec = process_supervisor_spec(self._record, self._process_journal())
+        supervisor: ActorRef[Any]
         if self.runtime is not None:
-            supervisor = self.runtime._start_process_supervisor(spec)
+            supervisor = await self.runtime._start_process_supervisor(spec)
         else:
-            kwargs = spec.kwargs or {}
-            supervisor = self._supervisor = self._system.spawn(Supervisor, name=spec.id, **kwargs)
-        proxy = supervisor.proxy()
-        self._triggers = proxy.child_ref("triggers").get()
-        handle: ChildHandle = proxy.child_ref("process").get()
+            supervisor = self._supervisor = await asyncio.to_thread(
+                self._system.spawn, Supervisor, name=spec.id, **(spec.kwargs or {})
+            )
+        triggers = supervisor.call("child_ref", "triggers")
+        process = supervisor.call("child_ref", "process")
+        self._triggers = await triggers
+        handle: ChildHandle = await process
         self._handle = handle
         return handle
 
-    def _trigger_supervisor(self) -> Any:
-        """A proxy of the running `TriggerSupervisor`, or None."""
+    def _trigger_supervisor(self) -> ActorRef[Any] | None:
+        """The running `TriggerSupervisor`, or None."""
         handle = self._triggers
         ref = handle.current if handle is not None else None
-        return ref.proxy() if ref is not None else None
+        return ref if isinstance(ref, ActorRef) else None
 
     async def _start_trigger(self, slot: TriggerSlot) -> None:
         supervisor = self._trigger_supervisor()
         if supervisor is not None:
             spec = trigger_child_spec(slot.config, slot.trigger_id, self._host, slot.stats)
-            await supervisor.start_trigger(spec)
+            await supervisor.call("start_trigger", spec)
 
     async def _stop_triggers(self) -> None:
         supervisor = self._trigger_supervisor()
         if supervisor is not None:
             try:
-                await supervisor.stop_triggers()
+                await supervisor.call("stop_triggers")
             except pykka.ActorDeadError:
                 return
 

@@ -18,8 +18,7 @@ import asyncio
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Self
 
-import pykka
-
+from greenroom.actors.ref import ActorRef
 from greenroom.actors.system import ActorSystem
 from greenroom.runtime.adapters import BrokerLike, EventBusLike, as_broker, as_event_bus
 from greenroom.runtime.broker import MessageBrokerActor
@@ -70,18 +69,19 @@ class AgentRuntime:
         ]
         self._processes: dict[str, AgentProcess] = {}
         self._journals = Journals(self._start_journal_actor, provider=journal)
-        self._supervisor: pykka.ActorRef[Any] | None = None
-        self._sup_proxy: Any = None
+        self._supervisor: ActorRef[Any] | None = None
         self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
-        sup = self._runtime_supervisor_proxy()
+        sup = self._runtime_supervisor()
         self.event_bus: EventBusLike = as_event_bus(
-            event_bus if event_bus is not None else sup.child_ref("event-bus").get(), self.system
+            event_bus if event_bus is not None else sup.call("child_ref", "event-bus").get(),
+            self.system,
         )
         self.broker: BrokerLike = as_broker(
-            broker if broker is not None else sup.child_ref("message-broker").get(), self.system
+            broker if broker is not None else sup.call("child_ref", "message-broker").get(),
+            self.system,
         )
-        sup.start_child(
-            ChildSpec("supervision-relay", SupervisionRelay, args=(self.event_bus,))
+        sup.call(
+            "start_child", ChildSpec("supervision-relay", SupervisionRelay, args=(self.event_bus,))
         ).get()
 
     def __repr__(self) -> str:
@@ -229,37 +229,33 @@ class AgentRuntime:
 
     # Actors ------------------------------------------------------------------------------------
 
-    def _start_process_supervisor(self, spec: ChildSpec) -> ChildHandle:
-        """Start a process's supervisor under the runtime's, replacing an old one; returns the
-        supervisor's handle. The spec is temporary, so terminating the old one also forgets it.
+    async def _start_process_supervisor(self, spec: ChildSpec) -> ChildHandle:
+        """Start a process's supervisor under the runtime's, replacing an old one (the id is
+        taken: ValueError); returns the supervisor's handle. The spec is temporary, so
+        terminating the old one also forgets it.
         """
-        sup = self._runtime_supervisor_proxy()
-        if spec.id in {child_id for child_id, _, _ in sup.which_children().get()}:
-            sup.terminate_child(spec.id).get()
-        handle: ChildHandle = sup.start_child(spec).get()
+        sup = self._runtime_supervisor()
+        try:
+            handle: ChildHandle = await sup.call("start_child", spec)
+        except ValueError:
+            await sup.call("terminate_child", spec.id)
+            handle = await sup.call("start_child", spec)
         return handle
 
     def _start_journal_actor(self, spec: ChildSpec) -> ChildHandle:
         """Start a `JournalActor` under the runtime's supervisor; its handle outlives restarts."""
-        handle: ChildHandle = self._runtime_supervisor_proxy().start_child(spec).get()
+        handle: ChildHandle = self._runtime_supervisor().call("start_child", spec).get()
         return handle
 
     def _stop_process_supervisor(self, process: AgentProcess) -> None:
         if self._supervisor is None:
             return
-        sup = self._runtime_supervisor_proxy()
+        sup = self._runtime_supervisor()
         child_id = f"process-{process.name}"
-        if child_id in {child_id for child_id, _, _ in sup.which_children().get()}:
-            sup.terminate_child(child_id).get()
+        if child_id in {child_id for child_id, _, _ in sup.call("which_children").get()}:
+            sup.call("terminate_child", child_id).get()
 
-    def _runtime_supervisor_proxy(self) -> Any:
-        """The runtime supervisor's proxy, made once (a pykka proxy costs ~0.7 ms to build)."""
-        ref = self._runtime_supervisor()
-        if self._sup_proxy is None or self._sup_proxy.actor_ref is not ref:
-            self._sup_proxy = ref.proxy()
-        return self._sup_proxy
-
-    def _runtime_supervisor(self) -> pykka.ActorRef[Any]:
+    def _runtime_supervisor(self) -> ActorRef[Any]:
         if self._supervisor is None or not self._supervisor.is_alive():
             self._supervisor = self.system.spawn(
                 Supervisor, name=RUNTIME_SUPERVISOR, children=self._own_services

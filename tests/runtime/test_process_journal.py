@@ -381,7 +381,7 @@ def test_processes_of_a_runtime_share_one_journal_actor_and_recover_by_name(
                 await runtime.get_process(name).inject(event(name))
             await eventually(lambda: all(
                 runtime.process_status(n)["invocation_count"] == 1 for n in ("a", "b")))
-            children = runtime._runtime_supervisor_proxy().which_children().get()
+            children = runtime._runtime_supervisor().call("which_children").get()
             assert [c for c, _, _ in children if c.startswith("journal")] == ["journal-1"]
         assert sorted(p.name[:2] for p in tmp_path.iterdir()) == ["a-", "b-"]
 
