@@ -9,7 +9,7 @@ from greenroom.supervision.events import (
     SupervisionEvent,
 )
 from greenroom.supervision.handle import ChildHandle
-from greenroom.supervision.spec import Backoff, ChildSpec, Restart, RestartStrategy
+from greenroom.supervision.spec import Backoff, ChildSpec, Restart, RestartStrategy, SiblingRef
 from greenroom.supervision.supervisor import RestartIntensityExceeded, Supervisor
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "Restart",
     "RestartIntensityExceeded",
     "RestartStrategy",
+    "SiblingRef",
     "SupervisionEvent",
     "Supervisor",
 ]

@@ -9,12 +9,25 @@ import pykka
 
 from greenroom.actors.system import DISPATCHERS
 
-__all__ = ["Backoff", "ChildSpec", "Restart", "RestartStrategy"]
+__all__ = ["Backoff", "ChildSpec", "Restart", "RestartStrategy", "SiblingRef"]
 
 Restart = Literal["permanent", "transient", "temporary"]
 RestartStrategy = Literal["one_for_one", "one_for_all", "rest_for_one"]
 RESTARTS: tuple[Restart, ...] = ("permanent", "transient", "temporary")
 STRATEGIES: tuple[RestartStrategy, ...] = ("one_for_one", "one_for_all", "rest_for_one")
+
+
+@dataclass(frozen=True, slots=True)
+class SiblingRef:
+    """A placeholder, in a child spec's `args` or `kwargs` values, for the `ChildHandle` of
+    another child of the same supervisor (by its id).
+
+    The supervisor puts the handle in when it starts the child, so two siblings can address each
+    other whatever their start order: a message to a sibling not started yet is held until it
+    runs, and the handle follows the sibling across its restarts.
+    """
+
+    child_id: str
 
 
 @dataclass(frozen=True)
@@ -25,7 +38,7 @@ class ChildSpec:
     `shutdown`: seconds the child gets to stop before it is killed. `significant` children
     (transient or temporary only) can end their supervisor, see `Supervisor(auto_shutdown=...)`.
     `dispatcher`: "pooled" or "thread" (None: "pooled" for greenroom actors; plain pykka actors
-    always run on a thread).
+    always run on a thread). `args` and `kwargs` values may be `SiblingRef`s.
     """
 
     id: str

@@ -28,7 +28,7 @@ from greenroom.supervision.events import (
 )
 from greenroom.supervision.handle import ChildHandle
 from greenroom.supervision.policy import RestartIntensity, affected_children, should_restart
-from greenroom.supervision.spec import STRATEGIES, Backoff, ChildSpec, RestartStrategy
+from greenroom.supervision.spec import STRATEGIES, Backoff, ChildSpec, RestartStrategy, SiblingRef
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -281,12 +281,24 @@ class Supervisor(Actor):
             msg = f"no child {child_id!r} under {self.path}"
             raise KeyError(msg) from None
 
+    def _sibling(self, value: Any, child_id: str) -> Any:
+        """`value`, or the handle a `SiblingRef` names."""
+        if not isinstance(value, SiblingRef):
+            return value
+        sibling = self._children.get(value.child_id)
+        if sibling is None:
+            msg = f"{self.path}/{child_id}: SiblingRef({value.child_id!r}) names no child here"
+            raise ValueError(msg)
+        return sibling.handle
+
     def _start_child(self, child: _Child) -> None:
         spec = child.spec
         try:
+            args = [self._sibling(arg, spec.id) for arg in spec.args]
+            kwargs = {key: self._sibling(arg, spec.id) for key, arg in (spec.kwargs or {}).items()}
             ref = self.spawn(
-                spec.actor_cls, *spec.args, name=spec.id, dispatcher=spec.dispatcher or "pooled",
-                shutdown=spec.shutdown, **(spec.kwargs or {}),
+                spec.actor_cls, *args, name=spec.id, dispatcher=spec.dispatcher or "pooled",
+                shutdown=spec.shutdown, **kwargs,
             )
         except ActorStartError:
             raise
