@@ -17,9 +17,11 @@ from greenroom.agents.invocation import (
     Agent,
     DirectToolGate,
     Invocation,
+    LLMTurnDenied,
     ToolCallError,
     ToolDenied,
     ToolGate,
+    validate_tool_call,
 )
 from greenroom.agents.openai import (
     DEFAULT_OPENAI_BASE_URL,
@@ -36,6 +38,7 @@ __all__ = [
     "Agent",
     "DirectToolGate",
     "Invocation",
+    "LLMTurnDenied",
     "ModelConfigError",
     "ModelError",
     "OpenAIChatAgent",
@@ -48,4 +51,5 @@ __all__ = [
     "render_payload",
     "resolve_model",
     "trigger_message",
+    "validate_tool_call",
 ]

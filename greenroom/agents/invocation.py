@@ -23,9 +23,11 @@ __all__ = [
     "Agent",
     "DirectToolGate",
     "Invocation",
+    "LLMTurnDenied",
     "ToolCallError",
     "ToolDenied",
     "ToolGate",
+    "validate_tool_call",
 ]
 
 
@@ -44,6 +46,16 @@ class ToolDenied(ToolCallError):
     """A tool call vetoed by governance (for example the budget) before the tool ran."""
 
 
+class LLMTurnDenied(ToolDenied):
+    """A model request refused by governance (`max_llm_turns_per_run`) before it was made.
+
+    Raised by `ToolGate.llm_turn()`, so by `Invocation.record_llm_turn()`: the agent's loop
+    ends there instead of asking the model again. It is a `ToolDenied` so that code handling
+    governance refusals sees both; agents that only catch errors around `call_tool` let it
+    propagate, which is the point (the run ends without another model turn).
+    """
+
+
 @runtime_checkable
 class ToolGate(Protocol):
     """Runs tool calls on an agent's behalf and observes its LLM turns."""
@@ -55,6 +67,25 @@ class ToolGate(Protocol):
     def llm_turn(self) -> None:
         """Note that the agent is about to make one model request."""
         ...
+
+
+def validate_tool_call(specs: Mapping[str, ToolSpec], name: str, arguments: object) -> ToolSpec:
+    """The spec of tool `name` if `arguments` fit it; else `ToolCallError` saying what is wrong.
+
+    `specs` maps tool names to their specs. The check needs no tool and runs nothing, so a gate
+    can refuse an unknown tool or bad arguments before it charges a budget or journals an
+    intent; `DirectToolGate.call` applies the same check before it runs a tool.
+    """
+    spec = specs.get(name)
+    if spec is None:
+        known = ", ".join(specs) or "none"
+        msg = f"unknown tool {name!r} (known tools: {known})"
+        raise ToolCallError(msg, tool=name)
+    if not isinstance(arguments, Mapping) or not all(isinstance(k, str) for k in arguments):
+        msg = f"tool {name!r}: arguments must be a mapping of names to values"
+        raise ToolCallError(msg, tool=name)
+    _check_arguments(spec, arguments)
+    return spec
 
 
 def _check_arguments(spec: ToolSpec, arguments: Mapping[str, Any]) -> None:
@@ -102,15 +133,7 @@ class DirectToolGate:
 
     async def call(self, name: str, arguments: Mapping[str, Any]) -> Any:
         """Validate the call against the tool's spec, run the tool and return its result."""
-        spec = self._specs.get(name)
-        if spec is None:
-            known = ", ".join(self._specs) or "none"
-            msg = f"unknown tool {name!r} (known tools: {known})"
-            raise ToolCallError(msg, tool=name)
-        if not isinstance(arguments, Mapping) or not all(isinstance(k, str) for k in arguments):
-            msg = f"tool {name!r}: arguments must be a mapping of names to values"
-            raise ToolCallError(msg, tool=name)
-        _check_arguments(spec, arguments)
+        validate_tool_call(self._specs, name, arguments)
         self.tool_calls += 1
         try:
             return await self._run(self._tools[name], dict(arguments))

@@ -1,8 +1,9 @@
 """Governance: autonomy budget, behavioural health, mission, secret scopes and escalation.
 
 Each subsystem is a pure policy class (no threads, no I/O, time from a `Clock`) that returns
-decisions for the process to act on; the actor shells around them join the process's supervisor.
-The configs are in `greenroom.governance.config`.
+decisions for the process to act on; the actor shells around them (`BudgetActor`, `HealthActor`,
+`MissionActor`, `SecretScopeActor`) join the process's supervisor and speak the protocol of
+`greenroom.governance.messages`. The configs are in `greenroom.governance.config`.
 """
 
 from greenroom.governance.budget import (
@@ -13,6 +14,7 @@ from greenroom.governance.budget import (
     BudgetViolation,
     BudgetWarning,
 )
+from greenroom.governance.budget_actor import BudgetActor
 from greenroom.governance.config import (
     AutonomyBudget,
     BudgetConfig,
@@ -24,6 +26,35 @@ from greenroom.governance.config import (
 )
 from greenroom.governance.escalation import ChannelResult, EscalationResult, Escalator
 from greenroom.governance.health import Anomaly, AnomalyType, HealthEvent, HealthMonitor, Recovery
+from greenroom.governance.health_actor import HealthActor
+from greenroom.governance.messages import (
+    AuthorizeTool,
+    CheckLimits,
+    ClearAnomalies,
+    CompleteMission,
+    ContextBlock,
+    ContextSummary,
+    EndRun,
+    FailMission,
+    GetRedactor,
+    GetSecret,
+    GovernanceNotice,
+    GovernanceStatus,
+    LlmTurn,
+    PauseMission,
+    Reconfigure,
+    Responded,
+    ResumeMission,
+    RevokeAll,
+    Rotate,
+    RunCompleted,
+    RunDiscarded,
+    RunFailed,
+    RunSucceeded,
+    Snapshot,
+    StartRun,
+    ToolCalled,
+)
 from greenroom.governance.mission import (
     MissionAction,
     MissionDecision,
@@ -33,8 +64,10 @@ from greenroom.governance.mission import (
     MissionStateError,
     MissionTracker,
 )
+from greenroom.governance.mission_actor import MissionActor
 from greenroom.governance.mission_judge import MissionJudge
 from greenroom.governance.redaction import RedactingFilter, Redactor
+from greenroom.governance.secret_actor import SecretScopeActor
 from greenroom.governance.secrets import (
     SecretEvent,
     SecretResolutionError,
@@ -46,7 +79,9 @@ from greenroom.governance.secrets import (
 __all__ = [
     "Anomaly",
     "AnomalyType",
+    "AuthorizeTool",
     "AutonomyBudget",
+    "BudgetActor",
     "BudgetConfig",
     "BudgetDecision",
     "BudgetEnforcer",
@@ -55,13 +90,27 @@ __all__ = [
     "BudgetViolation",
     "BudgetWarning",
     "ChannelResult",
+    "CheckLimits",
+    "ClearAnomalies",
+    "CompleteMission",
+    "ContextBlock",
+    "ContextSummary",
+    "EndRun",
     "EscalationResult",
     "EscalationTarget",
     "Escalator",
+    "FailMission",
+    "GetRedactor",
+    "GetSecret",
+    "GovernanceNotice",
+    "GovernanceStatus",
+    "HealthActor",
     "HealthConfig",
     "HealthEvent",
     "HealthMonitor",
+    "LlmTurn",
     "MissionAction",
+    "MissionActor",
     "MissionConfig",
     "MissionDecision",
     "MissionEvaluation",
@@ -70,14 +119,28 @@ __all__ = [
     "MissionState",
     "MissionStateError",
     "MissionTracker",
+    "PauseMission",
+    "Reconfigure",
     "Recovery",
     "RedactingFilter",
     "Redactor",
+    "Responded",
+    "ResumeMission",
+    "RevokeAll",
+    "Rotate",
+    "RunCompleted",
+    "RunDiscarded",
+    "RunFailed",
+    "RunSucceeded",
     "SecretEvent",
     "SecretResolutionError",
     "SecretScope",
+    "SecretScopeActor",
     "SecretScopeConfig",
     "SecretState",
+    "Snapshot",
+    "StartRun",
+    "ToolCalled",
     "ToolCostAnnotation",
     "UnknownSecretError",
 ]
