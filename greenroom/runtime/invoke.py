@@ -7,13 +7,16 @@ runs never share a buffer; the actor appends the prompt and reply when the run i
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from greenroom.agents.framing import context_blocks, trigger_message
 from greenroom.agents.invocation import DirectToolGate, Invocation, ToolGate
 from greenroom.agents.openai import resolve_model
 from greenroom.journal.entry import EntryType
+from greenroom.runtime.governed_gate import GovernedToolGate
+from greenroom.runtime.governing import Governance, governed_run
 from greenroom.runtime.inbox_delivery import Delivery, deliver
 from greenroom.runtime.tool_journal import JournaledToolGate
 
@@ -22,7 +25,7 @@ if TYPE_CHECKING:
     from greenroom.runtime.record import ProcessRecord
     from greenroom.triggers.event import TriggerEvent
 
-__all__ = ["AgentCallable", "prepare_run", "resolve_agent", "run_agent"]
+__all__ = ["AgentCallable", "PreparedRun", "prepare_run", "resolve_agent", "run_agent"]
 
 AgentCallable: TypeAlias = Callable[[Invocation], Awaitable[Any]]
 
@@ -40,27 +43,52 @@ def resolve_agent(model: str | Callable[..., Any] | None) -> AgentCallable:
     return resolve_model(model)
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedRun:
+    """A run ready to go: the coroutine to hand to the io loop, the trigger message to keep in
+    the conversation, and what of the inbox the run is shown."""
+
+    coroutine: Coroutine[Any, Any, str]
+    prompt: dict[str, Any]
+    delivery: Delivery
+
+
 def prepare_run(
-    record: ProcessRecord, event: TriggerEvent, journal: ProcessJournal | None = None
-) -> tuple[Invocation, dict[str, Any], Delivery]:
-    """The invocation for `event`, the trigger message to keep in the conversation, and what
-    of the inbox the run is shown. With a `full` journal, tool calls are journaled.
+    record: ProcessRecord, event: TriggerEvent, agent: AgentCallable,
+    journal: ProcessJournal | None = None, governance: Governance | None = None,
+) -> PreparedRun:
+    """Build the invocation for `event` and the coroutine that runs `agent` on it. With a
+    `full` journal, tool calls are journaled; with governance, they go through the
+    `GovernedToolGate` and the run through `governed_run`.
     """
     state = record.context.state_snapshot()
     delivery = deliver(record.inbox.get_pending()) if record.inbox is not None else Delivery()
     messages = context_blocks(
         instructions=record.config.instructions, state=state or None, inbox=delivery.lines or None
     )
+    blocks_at = len(messages)  # where governed_run puts the budget and mission blocks
     messages += record.conversation.get_messages()  # already copies: not copied twice
     messages.append(trigger_message(event))
     direct = DirectToolGate(record.config.tools)
     gate: ToolGate = direct
     if journal is not None and journal.records(EntryType.TOOL_CALL):
         gate = JournaledToolGate(direct, journal, event.event_id)
+    if governance is not None and (governance.budget is not None
+                                   or governance.health is not None):
+        budget = record.config.budget
+        gate = GovernedToolGate(
+            gate, event.event_id, budget=governance.budget, health=governance.health,
+            specs_known=direct.specs,
+            max_llm_turns_per_run=budget.max_llm_turns_per_run if budget.enabled else None,
+        )
     invocation = Invocation(
         messages=messages, gate=gate, event=event, context=record.context, tools=direct.specs,
     )
-    return invocation, messages[-1], delivery
+    if governance is not None and governance.enabled:
+        coroutine = governed_run(agent, invocation, governance, event.event_id, blocks_at)
+    else:
+        coroutine = run_agent(agent, invocation)
+    return PreparedRun(coroutine, messages[-1], delivery)
 
 
 async def run_agent(agent: AgentCallable, invocation: Invocation) -> str:

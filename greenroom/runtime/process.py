@@ -17,6 +17,7 @@ from greenroom.actors.ref import ActorRef
 from greenroom.actors.system import ActorSystem
 from greenroom.journal.replay import ReplayEngine
 from greenroom.runtime.errors import ProcessNotAcceptingError
+from greenroom.runtime.governing import governance_children
 from greenroom.runtime.journaling import Journals, ProcessJournal
 from greenroom.runtime.lifecycle import ProcessLifecycle, ProcessState
 from greenroom.runtime.messages import (
@@ -32,7 +33,7 @@ from greenroom.runtime.messages import (
 )
 from greenroom.runtime.process_actor import ProcessActor
 from greenroom.runtime.record import Listener, ProcessRecord, TriggerSlot
-from greenroom.runtime.recovery import checkpoint_state
+from greenroom.runtime.recovery import checkpoint_state, governance_state
 from greenroom.runtime.trigger_host import ProcessTriggerHost
 from greenroom.supervision.spec import Backoff, ChildSpec
 from greenroom.supervision.supervisor import Supervisor
@@ -76,12 +77,15 @@ def process_supervisor_spec(record: ProcessRecord, journal: ProcessJournal | Non
                             ) -> ChildSpec:
     """The `ProcessSupervisor` of a process, as a (temporary) child spec for a runtime."""
     config = record.config
+    governors, siblings = governance_children(record)
     return ChildSpec(
         f"process-{record.name}",
         Supervisor,
         kwargs={
             "children": [
-                ChildSpec("process", ProcessActor, args=(record, journal), restart="transient"),
+                *governors,
+                ChildSpec("process", ProcessActor, args=(record, journal), kwargs=dict(siblings),
+                          restart="transient"),
                 ChildSpec("triggers", TriggerSupervisor),
             ],
             "max_restarts": config.max_restarts + CRASH_LOOP_RESTARTS,
@@ -184,6 +188,7 @@ class AgentProcess:
         recovered = None
         if not self._record.recovered and self._process_journal().enabled:
             recovered = await asyncio.to_thread(self._recover)
+            self._record.governance_state.update(governance_state(recovered))
         handle = await self._ensure_actors()
         await handle.ask(StartProcess(recovered), block=False)
         for slot in list(self._record.triggers.values()):

@@ -28,12 +28,25 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from greenroom.actors.actor import Actor
+from greenroom.actors.future import Future
+from greenroom.governance.messages import (
+    GovernanceNotice,
+    GovernanceStatus,
+    Responded,
+    RunCompleted,
+    RunDiscarded,
+    RunFailed,
+    RunSucceeded,
+    Snapshot,
+)
+from greenroom.governance.mission import MissionEvidence
 from greenroom.journal.entry import EntryType
 from greenroom.journal.provider import JournalError
 from greenroom.runtime.errors import ProcessNotAcceptingError
+from greenroom.runtime.governing import NOTICE_STATES, Governance, RunRefused, notice_entry
 from greenroom.runtime.inbox import InboxResponse, MessageType
 from greenroom.runtime.inbox_delivery import read_answers
-from greenroom.runtime.invoke import prepare_run, resolve_agent, run_agent
+from greenroom.runtime.invoke import prepare_run, resolve_agent
 from greenroom.runtime.journaling import ProcessJournal
 from greenroom.runtime.lifecycle import ACCEPTING_STATES, ProcessState
 from greenroom.runtime.messages import (
@@ -58,7 +71,7 @@ from greenroom.triggers.host import TriggerFired
 if TYPE_CHECKING:
     import concurrent.futures
 
-    from greenroom.actors.future import Future
+    from greenroom.actors.ref import ActorRef
     from greenroom.actors.reply import Reply
     from greenroom.journal.entry import JournalEntry
     from greenroom.runtime.inbox import MessageInbox
@@ -72,6 +85,9 @@ logger = logging.getLogger("greenroom.runtime")
 
 QUESTION_GRACE = 60.0
 """Seconds a question outlives its asker's timeout before it expires from the inbox."""
+
+EVIDENCE_MESSAGES = 20
+"""How many of the latest conversation messages a mission evaluation is shown."""
 
 _S = ProcessState
 _ACCEPTING = ACCEPTING_STATES
@@ -93,6 +109,20 @@ class _Run:
 @dataclass(frozen=True, slots=True)
 class _Heartbeat:
     """Periodic check of `idle_timeout` and `max_lifetime`."""
+
+
+@dataclass(frozen=True, slots=True)
+class _RetryRefused:
+    """The time a governance refusal named has come: resume the runs it held back."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Saved:
+    """A governance actor's snapshot (for checkpoints) or status (for `status()`) arrived."""
+
+    part: str
+    kind: str
+    value: Future[Any]
 
 
 Answer = Callable[[TriggerDelivery], Any]
@@ -121,10 +151,20 @@ def _as_delivery(delivery: TriggerDelivery) -> TriggerDelivery:
 class ProcessActor(Actor):
     """Runs one agent process; see the module docstring."""
 
-    def __init__(self, record: ProcessRecord, journal: ProcessJournal | None = None) -> None:
+    def __init__(
+        self,
+        record: ProcessRecord,
+        journal: ProcessJournal | None = None,
+        *,
+        budget: ActorRef[Any] | None = None,
+        health: ActorRef[Any] | None = None,
+        mission: ActorRef[Any] | None = None,
+        secrets: ActorRef[Any] | None = None,
+    ) -> None:
         super().__init__()
         self.record = record
         self.journal = journal if journal is not None else ProcessJournal(record.name, "none", None)
+        self.governance = Governance(budget, health, mission, secrets)
         self._agent: AgentCallable | None = None
         self._runs: dict[int, _Run] = {}
         self._run_ids = itertools.count(1)
@@ -183,6 +223,9 @@ class ProcessActor(Actor):
             StopProcess: self._stop_process,
             DrainExpired: lambda _m: self._cancel_runs(),
             _Heartbeat: lambda _m: self._heartbeat(),
+            GovernanceNotice: self._notice,
+            _Saved: self._saved,
+            _RetryRefused: lambda _m: self._retry_refused(),
             SuspendProcess: lambda m: self._suspend(m.reason),
             ResumeProcess: lambda m: self._resume(m.reason),
         }
@@ -217,6 +260,7 @@ class ProcessActor(Actor):
         interval = record.config.heartbeat_interval
         self.timers.start_periodic_timer("heartbeat", _Heartbeat(), interval)
         self._emit("process.started", {"reason": reason})
+        self._refresh_governance()
         self._dispatch()
 
     def _stop_process(self, request: StopProcess) -> None:
@@ -382,9 +426,9 @@ class ProcessActor(Actor):
             if event is None:
                 return
             run_id = next(self._run_ids)
-            invocation, prompt, delivery = prepare_run(record, event, self.journal)
-            handle = self.system.io.submit(run_agent(agent, invocation))
-            self._runs[run_id] = _Run(event, handle, prompt, delivery,
+            run = prepare_run(record, event, agent, self.journal, self.governance)
+            handle = self.system.io.submit(run.coroutine)
+            self._runs[run_id] = _Run(event, handle, run.prompt, run.delivery,
                                       self.system.clock.monotonic())
             record.inflight[run_id] = event
             self._write(EntryType.INVOCATION_START, {"event_id": event.event_id})
@@ -402,7 +446,10 @@ class ProcessActor(Actor):
         record.inflight.pop(done.run_id, None)
         self._last_activity = self.system.clock.monotonic()
         event = run.event
-        if done.cancelled:
+        if isinstance(done.error, RunRefused):
+            self._refused(event, done.error)
+        elif done.cancelled:
+            self._observe(RunDiscarded(event.event_id))
             if self._stopping and self.journal.enabled:  # kept for the next start
                 record.queue.requeue_first([event])
             else:
@@ -413,7 +460,9 @@ class ProcessActor(Actor):
         elif done.error is not None:
             self._settle(event, EntryType.ERROR,
                          {"error": repr(done.error), "duration_ms": self._elapsed_ms(run)})
+            self._observe(RunFailed(event.event_id))
             self._run_failed(run, done.error)
+            self._mission_evidence(event)
         else:
             record.invocation_count += 1
             record.consecutive_failures = 0
@@ -424,7 +473,10 @@ class ProcessActor(Actor):
             self._settle(event, EntryType.INVOCATION_RESULT,
                          {"messages": messages, "duration_ms": self._elapsed_ms(run)})
             self._settle_inbox(run.delivery, reply, event.event_id)
+            self._observe(Responded(event.event_id, reply), RunSucceeded(event.event_id))
+            self._mission_evidence(event)
             self._emit("invocation.completed", {"event_id": event.event_id})
+        self._refresh_governance()
         if self._stopping:
             if not self._runs:
                 self._finish_stop()
@@ -460,6 +512,7 @@ class ProcessActor(Actor):
         record = self.record
         record.runs_since_checkpoint = 0
         state = checkpoint_state(record, [run.event for run in self._runs.values()])
+        state.update(record.governance_state)
         record.journaled_context = state["context_state"]
         record.context_version = record.context.version
         return journal.checkpoint(state)
@@ -516,6 +569,87 @@ class ProcessActor(Actor):
     def _cancel_runs(self) -> None:
         for run in self._runs.values():
             run.handle.cancel()
+
+    # Governance ------------------------------------------------------------------------------
+
+    def _observe(self, *messages: Any) -> None:
+        """Tell the health monitor how a run went (if it runs)."""
+        health = self.governance.health
+        if health is not None:
+            for message in messages:
+                health.tell(message)
+
+    def _mission_evidence(self, event: TriggerEvent) -> None:
+        """Tell the mission a run ended, with what an evaluation looks at."""
+        mission = self.governance.mission
+        if mission is None:
+            return
+        record = self.record
+        evidence = MissionEvidence(
+            conversation=record.conversation.get_messages()[-EVIDENCE_MESSAGES:],
+            state=record.context.state_snapshot(),
+            trigger_event=event.to_dict(),
+            invocation_count=record.invocation_count + record.failed_invocations,
+        )
+        mission.tell(RunCompleted(evidence))
+
+    def _refused(self, event: TriggerEvent, refusal: RunRefused) -> None:
+        """Governance did not let the run start: keep its event first in line and suspend the
+        process; a refusal that names a time (the daily reset) resumes by itself then."""
+        record = self.record
+        record.queue.requeue_first([event])
+        logger.info("%s: run of %s refused: %s", record.name, event.event_id, refusal.reason)
+        self._emit("invocation.refused", {"event_id": event.event_id, "reason": refusal.reason})
+        if record.lifecycle.state == _S.RUNNING and not self._stopping:
+            self._suspend(f"governance: {refusal.reason}")
+        if refusal.retry_at is not None:
+            delay = max(0.0, refusal.retry_at - self.system.clock.time())
+            self.timers.start_single_timer("refused", _RetryRefused(), delay)
+
+    def _retry_refused(self) -> None:
+        reason = self.record.suspend_reason or ""
+        if self.record.lifecycle.state == _S.SUSPENDED and reason.startswith("governance"):
+            self._resume("governance: retry")
+
+    def _notice(self, notice: GovernanceNotice) -> None:
+        """Record what a governance actor reported and do what its action says."""
+        record = self.record
+        entry = notice_entry(notice)
+        if entry is not None:
+            self._write(*entry)
+        self._emit(f"governance.{notice.kind}", {"source": notice.source, "action": notice.action,
+                                                 **notice.data})
+        if notice.kind == "budget_reset":
+            self._retry_refused()
+        effect = NOTICE_STATES.get(notice.action) if notice.action is not None else None
+        state = record.lifecycle.state
+        if effect == "suspend" and state == _S.RUNNING and not self._stopping:
+            self._suspend(f"governance: {notice.source} {notice.kind}")
+        elif effect == "stop" and state in _ACCEPTING:
+            self._stop_process(StopProcess(record.config.drain_timeout))
+        if notice.source in ("budget", "mission"):
+            self._refresh_governance()
+
+    def _refresh_governance(self) -> None:
+        """Ask every governance actor for its snapshot (checkpoints) and status (`status()`);
+        the answers come back as `_Saved` messages, so the actor never waits."""
+        for part, ref in self.governance.refs().items():
+            for kind, request in (("snapshot", Snapshot()), ("status", GovernanceStatus())):
+                ref.ask(request, block=False).add_done_callback(self._keeper(part, kind))
+
+    def _keeper(self, part: str, kind: str) -> Callable[[Future[Any]], None]:
+        me = self.actor_ref
+        return lambda future: me.tell(_Saved(part, kind, future))
+
+    def _saved(self, saved: _Saved) -> None:
+        try:
+            value = saved.value.get()
+        except Exception:  # the actor is restarting; the next refresh will do
+            return
+        if saved.kind == "snapshot":
+            self.record.governance_state[saved.part] = value
+        else:
+            self.record.governance_status[saved.part] = value
 
     # Inbox -----------------------------------------------------------------------------------
 

@@ -153,6 +153,8 @@ class ProcessRecord:
         self.recovered = False
         self.recovery: dict[str, Any] | None = None
         self.duplicates = 0
+        self.governance_state: dict[str, Any] = {}
+        self.governance_status: dict[str, Any] = {}
         self.restart_pending = False
         self.invocation_count = 0
         self.failed_invocations = 0
@@ -192,4 +194,23 @@ class ProcessRecord:
             "triggers": [slot.status(self.trigger_checkpoints) for slot in self.triggers.values()],
             "duplicate_count": self.duplicates,
             "recovery": self.recovery,
+            **self._governance_keys(),
         }
+
+    def _governance_keys(self) -> dict[str, Any]:
+        """The peer's governance status keys, for the parts that run (from the latest status
+        each governance actor reported: after every run and every notice)."""
+        config, seen = self.config, self.governance_status
+        keys: dict[str, Any] = {}
+        if config.budget.enabled:
+            keys["budget"] = seen.get("budget", {}).get("remaining")
+        if config.health.enabled:
+            health = seen.get("health")
+            keys["health"] = health
+            keys["health_anomalies"] = health.get("anomaly_count", 0) if health else 0
+        if config.mission.enabled:
+            keys["mission_state"] = seen.get("mission", {}).get("state")
+            keys["mission"] = seen.get("mission")
+        if config.secrets.enabled:
+            keys["active_secrets"] = seen.get("secrets", {}).get("active")
+        return keys

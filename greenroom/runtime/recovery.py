@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from greenroom.runtime.record import ProcessRecord
     from greenroom.triggers.event import TriggerEvent
 
-__all__ = ["checkpoint_state", "context_changes", "restore"]
+__all__ = ["checkpoint_state", "context_changes", "governance_state", "restore"]
 
 
 def checkpoint_state(record: ProcessRecord, in_flight: list[TriggerEvent]) -> dict[str, Any]:
@@ -36,6 +36,14 @@ def checkpoint_state(record: ProcessRecord, in_flight: list[TriggerEvent]) -> di
         "restart_count": record.restart_count,
         "dead_letter_count": record.queue.dead_count,
     }
+
+
+def governance_state(result: RecoveryResult) -> dict[str, Any]:
+    """The governance actors' states a checkpoint held (budget, mission, health, secrets), to
+    start those actors from; a part the checkpoint lacks starts fresh."""
+    parts = {"budget": result.budget, "mission": result.mission,
+             "health": result.checkpoint.get("health"), "secrets": result.checkpoint.get("secrets")}
+    return {part: state for part, state in parts.items() if isinstance(state, dict)}
 
 
 def context_changes(record: ProcessRecord) -> list[tuple[str, dict[str, Any]]]:
