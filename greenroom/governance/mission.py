@@ -324,7 +324,7 @@ class MissionTracker:
         clock: Clock | None = None,
         success_check: SuccessCheck | None = None,
         history_limit: int = DEFAULT_HISTORY_LIMIT,
-        max_inconclusive: int = DEFAULT_MAX_INCONCLUSIVE,
+        max_inconclusive: int | None = None,
     ) -> None:
         self._config = _check_config(config)
         if not isinstance(process_id, str) or not process_id:
@@ -339,7 +339,10 @@ class MissionTracker:
         self._history: deque[MissionEvaluation] = deque(
             maxlen=_check_positive_int(history_limit, "history_limit")
         )
-        self._max_inconclusive = _check_positive_int(max_inconclusive, "max_inconclusive")
+        self._max_inconclusive = _check_positive_int(
+            config.max_inconclusive if max_inconclusive is None else max_inconclusive,
+            "max_inconclusive",
+        )
         self._state = MissionState.ACTIVE
         self._reason = ""
         self._started_at = self._clock.time()
@@ -644,6 +647,7 @@ class MissionTracker:
         history stay. A new timeout still counts from the mission's start.
         """
         self._config = _check_config(config)
+        self._max_inconclusive = config.max_inconclusive
 
     # -- checkpoints -----------------------------------------------------------------------
 
@@ -670,7 +674,7 @@ class MissionTracker:
         clock: Clock | None = None,
         success_check: SuccessCheck | None = None,
         history_limit: int = DEFAULT_HISTORY_LIMIT,
-        max_inconclusive: int = DEFAULT_MAX_INCONCLUSIVE,
+        max_inconclusive: int | None = None,
     ) -> MissionTracker:
         """Rebuild a tracker from `to_dict()` output and the (current) config.
 

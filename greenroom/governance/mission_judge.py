@@ -303,15 +303,17 @@ class MissionJudge:
         config: MissionConfig,
         process_model: str | Callable[..., Any] | None,
         *,
-        timeout: float = DEFAULT_JUDGE_TIMEOUT,
+        timeout: float | None = None,
         retries: int = DEFAULT_JUDGE_RETRIES,
         clock: Clock | None = None,
     ) -> MissionJudge:
         """The judge on `config.eval_model`, or else on the process's model (a provider string
-        or a callable); `ModelConfigError` when neither can be served.
+        or a callable); `ModelConfigError` when neither can be served. `timeout` defaults to
+        `config.eval_timeout`.
         """
         agent = resolve_model(config.eval_model or process_model)
-        return cls(agent, timeout=timeout, retries=retries, clock=clock)
+        limit = config.eval_timeout if timeout is None else timeout
+        return cls(agent, timeout=limit, retries=retries, clock=clock)
 
     @property
     def timeout(self) -> float:

@@ -753,3 +753,12 @@ def test_decision_to_dict_is_json_ready(clock: ManualClock) -> None:
     assert data["run"] is True
     assert data["evaluation"]["confidence"] == 0.2
     assert tracker.check_limits().to_dict()["evaluation"] is None
+
+
+def test_the_config_sets_max_inconclusive_and_a_new_config_changes_it(clock: ManualClock) -> None:
+    tracker = MissionTracker(mission(max_inconclusive=1), "p", clock=clock)
+    assert tracker.record_evaluation(verdict(inconclusive=True)).escalate
+    tracker.record_evaluation(verdict(confidence=0.9))
+    tracker.update_config(mission(max_inconclusive=2))
+    assert not tracker.record_evaluation(verdict(inconclusive=True)).escalate
+    assert tracker.record_evaluation(verdict(inconclusive=True)).escalate

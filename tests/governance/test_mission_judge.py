@@ -460,3 +460,8 @@ def test_bad_verdicts_never_stall_the_mission() -> None:
     decision = tracker.record_evaluation(evaluation)
     assert decision.state is MissionState.COMPLETED
     assert decision.action.value == "stop"
+
+
+def test_for_process_takes_its_timeout_from_the_config() -> None:
+    judge = MissionJudge.for_process(mission(eval_timeout=5.0), FakeJudge())
+    assert judge.timeout == 5.0
