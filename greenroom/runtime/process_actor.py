@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from greenroom.actors.actor import Actor
 from greenroom.actors.future import Future
 from greenroom.governance.messages import (
+    GetRedactor,
     GovernanceNotice,
     GovernanceStatus,
     Responded,
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
 
     from greenroom.actors.ref import ActorRef
     from greenroom.actors.reply import Reply
+    from greenroom.governance.redaction import Redactor
     from greenroom.journal.entry import JournalEntry
     from greenroom.runtime.inbox import MessageInbox
     from greenroom.runtime.inbox_delivery import Delivery
@@ -165,6 +167,7 @@ class ProcessActor(Actor):
         self.record = record
         self.journal = journal if journal is not None else ProcessJournal(record.name, "none", None)
         self.governance = Governance(budget, health, mission, secrets)
+        self._redactor: Redactor | None = None
         self._agent: AgentCallable | None = None
         self._runs: dict[int, _Run] = {}
         self._run_ids = itertools.count(1)
@@ -260,6 +263,9 @@ class ProcessActor(Actor):
         interval = record.config.heartbeat_interval
         self.timers.start_periodic_timer("heartbeat", _Heartbeat(), interval)
         self._emit("process.started", {"reason": reason})
+        if self.governance.secrets is not None and self._redactor is None:
+            self.governance.secrets.ask(GetRedactor(), block=False).add_done_callback(
+                self._keeper("secrets", "redactor"))
         self._refresh_governance()
         self._dispatch()
 
@@ -420,6 +426,8 @@ class ProcessActor(Actor):
     def _dispatch(self) -> None:
         record = self.record
         agent = self._agent
+        if self.governance.secrets is not None and self._redactor is None:
+            return  # no run before the secret scope's redactor is here to mask its output
         while (agent is not None and record.lifecycle.state == _S.RUNNING
                and len(self._runs) < record.config.concurrency):
             event = record.queue.take()
@@ -459,7 +467,8 @@ class ProcessActor(Actor):
                 self._cancelled.append(event.event_id)
         elif done.error is not None:
             self._settle(event, EntryType.ERROR,
-                         {"error": repr(done.error), "duration_ms": self._elapsed_ms(run)})
+                         {"error": self._redact(repr(done.error)),
+                          "duration_ms": self._elapsed_ms(run)})
             self._observe(RunFailed(event.event_id))
             self._run_failed(run, done.error)
             self._mission_evidence(event)
@@ -468,7 +477,8 @@ class ProcessActor(Actor):
             record.consecutive_failures = 0
             record.restart_streak = 0
             reply = done.reply or ""
-            messages = [run.prompt, {"role": "assistant", "content": reply}]
+            messages = [{**run.prompt, "content": self._redact(run.prompt["content"])},
+                        {"role": "assistant", "content": self._redact(reply)}]
             record.conversation.extend(messages)
             self._settle(event, EntryType.INVOCATION_RESULT,
                          {"messages": messages, "duration_ms": self._elapsed_ms(run)})
@@ -538,9 +548,11 @@ class ProcessActor(Actor):
         record = self.record
         record.failed_invocations += 1
         record.consecutive_failures += 1
-        record.last_error = repr(error)
-        logger.warning("%s: run of event %s failed: %r", record.name, run.event.event_id, error)
-        self._emit("invocation.failed", {"event_id": run.event.event_id, "error": repr(error)})
+        record.last_error = self._redact(repr(error))
+        logger.warning("%s: run of event %s failed: %s", record.name, run.event.event_id,
+                       record.last_error)
+        self._emit("invocation.failed", {"event_id": run.event.event_id,
+                                         "error": record.last_error})
         if (record.consecutive_failures >= record.config.max_consecutive_failures
                 and record.lifecycle.state in _ACCEPTING and not self._stopping):
             self._fail()
@@ -571,6 +583,10 @@ class ProcessActor(Actor):
             run.handle.cancel()
 
     # Governance ------------------------------------------------------------------------------
+
+    def _redact(self, text: str) -> str:
+        """`text` with the secret scope's current values masked (what is kept or written)."""
+        return text if self._redactor is None else self._redactor.redact(text)
 
     def _observe(self, *messages: Any) -> None:
         """Tell the health monitor how a run went (if it runs)."""
@@ -646,7 +662,10 @@ class ProcessActor(Actor):
             value = saved.value.get()
         except Exception:  # the actor is restarting; the next refresh will do
             return
-        if saved.kind == "snapshot":
+        if saved.kind == "redactor":
+            self._redactor = value
+            self._dispatch()
+        elif saved.kind == "snapshot":
             self.record.governance_state[saved.part] = value
         else:
             self.record.governance_status[saved.part] = value

@@ -279,3 +279,34 @@ async def test_budget_counters_survive_a_restart(tmp_path: Path) -> None:
                          == 98)
     finally:
         await second.close()
+
+
+@run_async
+async def test_a_secret_in_a_reply_or_an_error_is_masked_before_it_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GR_GOVERNANCE_TEST_KEY", SECRET)
+
+    async def leaky(invocation: Invocation) -> str:
+        if invocation.event.payload == "fail":
+            raise RuntimeError(f"token {SECRET} rejected")
+        return f"my key is {SECRET}"
+
+    journal = InMemoryJournal()
+    config = governed(leaky, max_consecutive_failures=5, secrets=SecretScopeConfig(
+        enabled=True, secrets={"api_key": "${GR_GOVERNANCE_TEST_KEY}"}))
+    process, log = await started(config, journal)
+    try:
+        await process.inject(event("ok"))  # at once: no run starts before the redactor is in
+        await log.wait_for("invocation.completed")
+        await process.inject(event("fail"))
+        await log.wait_for("invocation.failed")
+        await process.stop()
+        written = json.dumps([e.data for e in journal.read("p")], default=str)
+        assert "my key is" in written
+        assert "rejected" in written
+        assert SECRET not in written
+        assert SECRET not in json.dumps(process.status(), default=str)
+        assert SECRET not in json.dumps(log.events, default=str)
+    finally:
+        await process.close()
