@@ -75,7 +75,7 @@ def test_the_handle_follows_the_sibling_across_a_restart(actor_system: ActorSyst
 
 def test_an_unknown_sibling_id_fails_the_start_naming_it(actor_system: ActorSystem) -> None:
     log = TestProbe(actor_system)
-    with pytest.raises(ActorStartError, match="SiblingRef.*nobody.*names no child here"):
+    with pytest.raises(ActorStartError, match=r"SiblingRef.*nobody.*names no child here"):
         actor_system.spawn(Supervisor, children=[
             ChildSpec("a", Relay, args=("a", log.ref), kwargs={"peer": SiblingRef("nobody")}),
         ])
