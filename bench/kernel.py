@@ -1,4 +1,4 @@
-"""Kernel benchmark: raw pykka vs greenroom's "thread" and "pooled" dispatchers, in one table.
+"""Kernel benchmark: raw pykka vs greenroom's dispatchers ("thread", "pooled", "loop"), one table.
 
 Run from the repository root: `python -m bench.kernel [--quick] [--repeats N] [--cpus 0]`. It
 prints figures only; nothing is asserted (the exit status is 1 only if a scenario raised or a
@@ -10,6 +10,12 @@ What each row measures:
   `threading.Event` at the N-th; msgs/s = N / (first tell -> Event set).
 - ask round trip: after a warm-up, M sequential blocking asks from the main thread to one echo
   actor, each timed alone; the median and the p99 of the M.
+- ask awaited from a coroutine: the same M asks, each `await ref.ask(i, block=False)` from a
+  coroutine in `asyncio.run`, with the system created inside that loop (so its io loop is the
+  caller's, where "loop" actors run). Raw pykka's await blocks the loop until the answer.
+- tell throughput from a coroutine: in the same setting, a coroutine tells N messages to one
+  counting actor without yielding, then awaits an ask queued behind them; msgs/s = N / (first
+  tell -> that answer). A "loop" actor can only start on them once the coroutine yields.
 - spawn / stop: K actors spawned one after another (a spawn returns once the actor runs), then
   stopped one after another (each stop waits until the actor is dead); total / K, separately.
 - RSS per idle actor: in a fresh subprocess per design and count, psutil RSS (after
@@ -22,8 +28,10 @@ What each row measures:
 
 Time scenarios share this process; each is repeated R times with the designs interleaved within
 a repeat, and the median over the repeats is reported (for ask and restart: the median of the
-per-repeat medians and of the per-repeat p99s). Every scenario stops its actors and shuts its
-system down before the next one starts. `sys.setswitchinterval` is left at its default.
+per-repeat medians and of the per-repeat p99s). In every row but the coroutine ones the system
+is created outside any loop, so its "loop" actors run on the system's own loop thread and each
+message crosses threads as on the pool. Every scenario stops its actors and shuts its system
+down before the next one starts. `sys.setswitchinterval` is left at its default.
 
 Each repeat also times a bare two-thread `SimpleQueue` ping-pong, printed above the table: on a
 shared VM the cross-CPU wake-up cost drifts between runs (this 2-vCPU machine showed 7 to 180 us),
@@ -34,6 +42,7 @@ and every latency row drifts with it, so compare designs within a run. `--cpus 0
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import json
 import logging
@@ -59,8 +68,8 @@ import pykka
 from greenroom.actors import Actor, ActorSystem
 from greenroom.supervision import ChildSpec, Supervisor
 
-DESIGNS = ("pykka", "thread", "pooled")
-GREENROOM = ("thread", "pooled")
+DESIGNS = ("pykka", "thread", "pooled", "loop")
+GREENROOM = ("thread", "pooled", "loop")
 CRASH = "crash"
 PING = "ping"
 ROOT = Path(__file__).resolve().parent.parent
@@ -272,6 +281,53 @@ def ask_latencies(design: str, n: int, warmup: int) -> list[int]:
     return samples
 
 
+def awaited_ask_latencies(design: str, n: int, warmup: int) -> list[int]:
+    """Nanoseconds of each of `n` sequential asks awaited from a coroutine to one echo actor.
+
+    The system is created inside the running loop, so "loop" actors share its thread.
+    """
+
+    async def scenario() -> list[int]:
+        samples = [0] * n
+        with open_harness(design) as harness:
+            ref = harness.spawn(ECHO)
+            ask = ref.ask
+            for i in range(warmup):
+                await ask(i, block=False)
+            gc.collect()
+            for i in range(n):
+                start = clock()
+                await ask(i, block=False)
+                samples[i] = clock() - start
+            harness.stop(ref)
+        return samples
+
+    return asyncio.run(scenario())
+
+
+def awaited_tell_rate(design: str, n: int) -> float:
+    """Msgs/s: N tells from a coroutine, then an awaited ask queued behind them is answered."""
+
+    async def scenario() -> float:
+        done = threading.Event()
+        with open_harness(design) as harness:
+            ref = harness.spawn(COUNTER, n, done)
+            tell = ref.tell
+            gc.collect()
+            start = clock()
+            for i in range(n):
+                tell(i)
+            await ref.ask(n, block=False)
+            elapsed = clock() - start
+            if not done.is_set():
+                msg = f"{design}: the actor answered before handling the {n} messages told"
+                raise RuntimeError(msg)
+            harness.stop(ref)
+        return n * 1e9 / elapsed
+
+    return asyncio.run(scenario())
+
+
 def pingpong_floor(n: int) -> list[int]:
     """Nanoseconds of `n` round trips through two `SimpleQueue`s between two bare threads.
 
@@ -445,6 +501,16 @@ def _ask(runs: Runs, design: str, sizes: Sizes) -> None:
     runs.add("ask_p99", design, p99(asks) / 1e3)
 
 
+def _awaited_ask(runs: Runs, design: str, sizes: Sizes) -> None:
+    asks = awaited_ask_latencies(design, sizes.asks, sizes.ask_warmup)
+    runs.add("await_med", design, statistics.median(asks) / 1e3)
+    runs.add("await_p99", design, p99(asks) / 1e3)
+
+
+def _awaited_tell(runs: Runs, design: str, sizes: Sizes) -> None:
+    runs.add("await_tell", design, awaited_tell_rate(design, sizes.tell))
+
+
 def _spawn_stop(runs: Runs, design: str, sizes: Sizes) -> None:
     spawn_us, stop_us = spawn_stop(design, sizes.spawn)
     runs.add("spawn", design, spawn_us)
@@ -458,7 +524,8 @@ def _restart(runs: Runs, design: str, sizes: Sizes) -> None:
 
 
 SCENARIOS: tuple[tuple[str, Callable[[Runs, str, Sizes], None]], ...] = (
-    ("tell", _tell), ("ask", _ask), ("spawn/stop", _spawn_stop), ("restart", _restart),
+    ("tell", _tell), ("ask", _ask), ("coroutine ask", _awaited_ask),
+    ("coroutine tell", _awaited_tell), ("spawn/stop", _spawn_stop), ("restart", _restart),
 )
 
 
@@ -546,7 +613,7 @@ def _ask_targets(results: Results) -> str:
 def _restart_target(key: str) -> Check:
     def check(results: Results) -> str:
         words = []
-        for design in GREENROOM:
+        for design in ("thread", "pooled"):
             value = _get(results, key, design)
             words.append(f"{design} {_word(None if value is None else value <= 1000)}")
         return ", ".join(words)
@@ -562,6 +629,10 @@ def rows(sizes: Sizes) -> list[Row]:
         Row("ask_med", "ask round trip median (us)", micros,
             "pooled <= 15; thread <= 1.2x pykka", _ask_targets),
         Row("ask_p99", "ask round trip p99 (us)", micros),
+        Row("await_med", "ask awaited from a coroutine median (us)", micros),
+        Row("await_p99", "ask awaited from a coroutine p99 (us)", micros),
+        Row("await_tell", f"tell throughput from a coroutine (msgs/s, N={sizes.tell:,})", rate,
+            higher_is_better=True),
         Row("spawn", f"spawn (us/actor, K={sizes.spawn:,})", micros, "pooled <= 5",
             _at_most("spawn", "pooled", 5.0)),
         Row("stop", f"stop (us/actor, K={sizes.spawn:,}, blocking)", micros),
@@ -595,15 +666,16 @@ def _verdict(results: Results, row: Row) -> str:
 
 def format_table(results: Results, sizes: Sizes) -> list[str]:
     """The one table: a column per design, the target and whether it is met."""
-    header = ["", "pykka", "gr thread", "gr pooled", "target", "status"]
+    header = ["", "pykka", "gr thread", "gr pooled", "gr loop", "target", "status"]
     body = [[row.label, *(_cell(results, row, d) for d in DESIGNS), row.target,
              _verdict(results, row)] for row in rows(sizes)]
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
         first = cells[0].ljust(widths[0])
-        middle = [c.rjust(w) for c, w in zip(cells[1:4], widths[1:4], strict=True)]
-        last = [c.ljust(w) for c, w in zip(cells[4:], widths[4:], strict=True)]
+        columns = 1 + len(DESIGNS)
+        middle = [c.rjust(w) for c, w in zip(cells[1:columns], widths[1:columns], strict=True)]
+        last = [c.ljust(w) for c, w in zip(cells[columns:], widths[columns:], strict=True)]
         return " | ".join([first, *middle, *last]).rstrip()
 
     rule = "-+-".join("-" * w for w in widths)

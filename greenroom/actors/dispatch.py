@@ -8,9 +8,11 @@
   queue, so a busy actor cannot starve the others. Handlers on the pool must not block: put
   blocking work on a "thread" actor or on the io loop (`pipe_to`). If a pooled handler does block
   on a future anyway, the pool lends a spare worker for the duration so that the others progress.
+- `LoopDispatcher` ("loop", in `loop_dispatch`): the pooled mailbox and the same `run_turn`, but
+  the turns run on the system's io loop thread, for short handlers that only talk to the loop.
 
-Both start an actor synchronously, as OTP's `start_link` does: `spawn` returns once `on_start` has
-run, and raises if it failed. A pooled actor's `on_start` runs in the spawning thread.
+All start an actor synchronously, as OTP's `start_link` does: `spawn` returns once `on_start` has
+run, and raises if it failed. A pooled or loop actor's `on_start` runs in the spawning thread.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from greenroom.actors.mailbox import Mailbox, Overflow, PooledMailbox, ThreadMai
 if TYPE_CHECKING:
     from greenroom.actors.actor import Actor
 
-__all__ = ["Dispatcher", "PooledDispatcher", "ThreadDispatcher"]
+__all__ = ["Dispatcher", "PooledDispatcher", "ThreadDispatcher", "run_turn", "start_in_caller"]
 
 logger = logging.getLogger("greenroom.actors")
 
@@ -55,6 +57,21 @@ def _start_error(actor: Actor, exc: BaseException) -> ActorStartError:
     error = ActorStartError(f"{actor.path}: on_start failed: {exc!r}")
     error.__cause__ = exc
     return error
+
+
+def start_in_caller(actor: Actor) -> None:
+    """Run the actor's `on_start` in the calling thread, as that actor; raise if it failed.
+
+    The pooled and loop dispatchers start actors this way, so `spawn` returns with the actor up.
+    """
+    caller = current_actor_ref()
+    set_current_actor_ref(actor._gr_ref)
+    try:
+        error = actor._gr_run_on_start()
+    finally:
+        set_current_actor_ref(caller)
+    if error is not None:
+        raise _start_error(actor, error)
 
 
 class ThreadDispatcher:
@@ -121,18 +138,20 @@ class PooledDispatcher:
         """Run `on_start` here, then release the actor to the pool."""
         if not self._started:
             self._start_workers()
-        caller = current_actor_ref()
-        set_current_actor_ref(actor._gr_ref)
-        try:
-            error = actor._gr_run_on_start()
-        finally:
-            set_current_actor_ref(caller)
-        if error is not None:
-            raise _start_error(actor, error)
+        start_in_caller(actor)
         inbox = actor.actor_inbox
         assert isinstance(inbox, PooledMailbox)
         if inbox.release():
             self._runq.put(actor)
+
+    def schedule(self, actor: Actor) -> None:
+        """Queue an actor that its mailbox has marked scheduled, starting the workers if needed.
+
+        The loop dispatcher's fallback: its actors' turns come here once its loop is gone.
+        """
+        if not self._started and not self._closed:
+            self._start_workers()
+        self._runq.put(actor)
 
     def shutdown(self) -> None:
         """Stop the workers (after the actors are gone)."""
@@ -188,27 +207,35 @@ class PooledDispatcher:
                 return
             set_current_actor_ref(actor._gr_ref)
             try:
-                self._turn(actor, throughput)
+                if run_turn(actor, throughput):
+                    runq.put(actor)
             except BaseException:
                 logger.exception("pool worker: unexpected error running %s", actor.path)
             if self._retire():
                 return
 
-    def _turn(self, actor: Actor, throughput: int) -> None:
-        inbox = actor.actor_inbox
-        assert isinstance(inbox, PooledMailbox)
-        if not inbox.fill(throughput):
-            return
-        while True:
+
+def run_turn(actor: Actor, throughput: int) -> bool:
+    """One turn of a scheduled actor with a `PooledMailbox`, on whatever thread runs it.
+
+    Handles up to `throughput` user messages, each preceded by whatever waits in the system
+    lane (a stop jumps the rest of the batch). Returns True when the actor still has work and
+    must be queued again by the caller, False when its mailbox went idle or it died. Shared by
+    the pooled and the loop dispatchers so that both run an actor's messages the same way.
+    """
+    inbox = actor.actor_inbox
+    assert isinstance(inbox, PooledMailbox)
+    if not inbox.fill(throughput):
+        return False
+    while True:
+        urgent = inbox.take_system()
+        while urgent is not None:
+            actor._gr_handle(urgent)
             urgent = inbox.take_system()
-            while urgent is not None:
-                actor._gr_handle(urgent)
-                urgent = inbox.take_system()
-            if actor._gr_state == DEAD:
-                return
-            envelope = inbox.next_inflight()
-            if envelope is None:
-                break
-            actor._gr_handle(envelope)
-        if inbox.release():
-            self._runq.put(actor)
+        if actor._gr_state == DEAD:
+            return False
+        envelope = inbox.next_inflight()
+        if envelope is None:
+            break
+        actor._gr_handle(envelope)
+    return inbox.release()

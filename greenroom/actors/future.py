@@ -2,7 +2,9 @@
 
 The result slot is guarded by a lock used as a one-shot event (the cheapest cross-thread wake-up
 CPython has). Awaiting registers a done-callback that wakes the awaiting loop through
-`call_soon_threadsafe`, so no thread is parked per awaiting coroutine.
+`call_soon_threadsafe` (or directly, when the future is set on the loop's own thread), so no
+thread is parked per awaiting coroutine. A blocking `get()` first offers the wait to the
+thread's wait helper (the loop dispatcher's "caller runs"), then to its blocking hook.
 """
 
 from __future__ import annotations
@@ -24,8 +26,15 @@ __all__ = ["Future"]
 T = TypeVar("T")
 
 _callbacks_lock = threading.Lock()
+
+WaitHelper = Callable[["Future[Any]", float | None], bool | None]
+"""Waits for a future itself, doing the work the answer may depend on meanwhile: returns True
+once the future is done, False if `timeout` seconds passed first, None to decline the wait."""
+
+
 class _BlockingHook(threading.local):
     hook: Callable[[], Callable[[], None]] | None = None
+    helper: WaitHelper | None = None
 
 
 _blocking_hook = _BlockingHook()
@@ -38,6 +47,16 @@ def set_blocking_hook(hook: Callable[[], Callable[[], None]] | None) -> None:
     a spare worker while one of its workers is blocked, so a blocking ask cannot starve the pool.
     """
     _blocking_hook.hook = hook
+
+
+def set_wait_helper(helper: WaitHelper | None) -> None:
+    """Install, for the calling thread, a `WaitHelper` offered every `get()` that would block.
+
+    The loop dispatcher installs one on its loop's thread: a `get()` there runs the pending
+    loop-actor turns itself until the answer comes, instead of blocking the thread that would
+    have to produce it. When the helper declines (None), the plain wait (and hook) runs.
+    """
+    _blocking_hook.helper = helper
 
 
 class Future(pykka.Future[T]):
@@ -75,6 +94,15 @@ class Future(pykka.Future[T]):
         return value
 
     def _wait(self, timeout: float | None) -> None:
+        helper = _blocking_hook.helper
+        done = helper(self, timeout) if helper is not None else None
+        if done is None:
+            done = self._block(timeout)
+        if not done:
+            msg = f"{timeout} seconds"
+            raise pykka.Timeout(msg)
+
+    def _block(self, timeout: float | None) -> bool:
         hook = _blocking_hook.hook
         release = hook() if hook is not None else None
         try:
@@ -82,10 +110,9 @@ class Future(pykka.Future[T]):
         finally:
             if release is not None:
                 release()
-        if not acquired:
-            msg = f"{timeout} seconds"
-            raise pykka.Timeout(msg)
-        self._done.release()
+        if acquired:
+            self._done.release()
+        return acquired
 
     def set(self, value: Any | None = None) -> None:
         """Set the value; a second set raises `queue.Full`, as in pykka."""
@@ -141,6 +168,9 @@ class Future(pykka.Future[T]):
             waiter: asyncio.Future[None] = loop.create_future()
 
             def wake(_: Future[T]) -> None:
+                if asyncio._get_running_loop() is loop:  # set on the loop's own thread
+                    _resolve(waiter)
+                    return
                 try:
                     loop.call_soon_threadsafe(_resolve, waiter)
                 except RuntimeError:  # the awaiting loop is closed: nobody is left to wake

@@ -11,7 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import pykka
 from pykka.messages import _ActorStop
@@ -25,12 +25,24 @@ if TYPE_CHECKING:
 
     from pykka._envelope import Envelope
 
-__all__ = ["Mailbox", "Overflow", "PooledMailbox", "ThreadMailbox"]
+__all__ = ["Mailbox", "Overflow", "PooledMailbox", "RunQueue", "ThreadMailbox"]
 
 Overflow = Literal["drop_new", "drop_oldest", "fail"]
 OVERFLOW_POLICIES: tuple[Overflow, ...] = ("drop_new", "drop_oldest", "fail")
 
 _OPEN, _TERMINATING, _CLOSED = 0, 1, 2
+
+
+class RunQueue(Protocol):
+    """Where a `PooledMailbox` puts its actor when work arrives for it while it was idle.
+
+    A pool's run queue (a `queue.SimpleQueue`) or the loop dispatcher, which schedules the turn
+    on the io loop instead.
+    """
+
+    def put(self, item: Any, /) -> None:
+        """Schedule one turn of the actor `item`."""
+        ...
 
 
 def refuse(
@@ -264,7 +276,7 @@ class PooledMailbox(Mailbox):
 
     def __init__(
         self,
-        runq: queue.SimpleQueue[Any],
+        runq: RunQueue,
         capacity: int | None = None,
         overflow: Overflow = "drop_new",
     ) -> None:

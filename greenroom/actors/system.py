@@ -25,6 +25,7 @@ from greenroom.actors.envelope import Envelope
 from greenroom.actors.errors import ActorKilled, ActorStartError
 from greenroom.actors.events import EventStream
 from greenroom.actors.ioloop import IoLoop
+from greenroom.actors.loop_dispatch import LoopDispatcher
 from greenroom.actors.mailbox import OVERFLOW_POLICIES
 from greenroom.actors.messages import ActorFailed, Terminated
 from greenroom.actors.ref import ActorRef
@@ -37,7 +38,7 @@ __all__ = ["ActorSystem"]
 
 logger = logging.getLogger("greenroom.actors")
 
-DISPATCHERS = ("pooled", "thread")
+DISPATCHERS = ("pooled", "thread", "loop")
 
 
 class ActorSystem:
@@ -50,11 +51,14 @@ class ActorSystem:
         self._owns_clock = clock is None
         self.clock: Clock = SystemClock() if clock is None else clock
         self.pool_size = pool_size if pool_size is not None else max(2, os.cpu_count() or 2)
-        self._dispatchers: dict[str, Dispatcher] = {
-            "pooled": PooledDispatcher(self.pool_size, name=name),
-            "thread": ThreadDispatcher(),
-        }
         self.io = IoLoop(name)
+        pool = PooledDispatcher(self.pool_size, name=name)
+        self._loop_dispatcher = LoopDispatcher(self.io, pool)
+        self._dispatchers: dict[str, Dispatcher] = {
+            "pooled": pool,
+            "thread": ThreadDispatcher(),
+            "loop": self._loop_dispatcher,
+        }
         self.dead_letters = EventStream("dead_letters")
         self.event_stream = EventStream("event_stream")
         self._lock = threading.RLock()
@@ -255,6 +259,7 @@ class ActorSystem:
             self._closing = True
             top = list(self._top.values())
         deadline = time.monotonic() + timeout  # real time: a manual clock must not stall this
+        self._loop_dispatcher.hand_over_if_on_loop()  # the wait below runs no loop turns
         for ref in reversed(top):
             ref.stop(block=False)
         with self._lock:

@@ -37,7 +37,7 @@ class ChildSpec:
     `restart`: "permanent" always, "transient" only after a failure, "temporary" never.
     `shutdown`: seconds the child gets to stop before it is killed. `significant` children
     (transient or temporary only) can end their supervisor, see `Supervisor(auto_shutdown=...)`.
-    `dispatcher`: "pooled" or "thread" (None: "pooled" for greenroom actors; plain pykka actors
+    `dispatcher`: "pooled", "thread" or "loop" (None: "pooled" for greenroom actors; plain pykka actors
     always run on a thread). `args` and `kwargs` values may be `SiblingRef`s.
     """
 

@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 KERNEL_ROWS = (
     "tell throughput",
     "ask round trip median",
+    "ask awaited from a coroutine median",
+    "tell throughput from a coroutine",
     "spawn",
     "RSS per idle actor",
     "failure -> restarted -> answer",
