@@ -37,8 +37,8 @@ class ChildSpec:
     `restart`: "permanent" always, "transient" only after a failure, "temporary" never.
     `shutdown`: seconds the child gets to stop before it is killed. `significant` children
     (transient or temporary only) can end their supervisor, see `Supervisor(auto_shutdown=...)`.
-    `dispatcher`: "pooled", "thread" or "loop" (None: "pooled" for greenroom actors; plain pykka actors
-    always run on a thread). `args` and `kwargs` values may be `SiblingRef`s.
+    `dispatcher`: "pooled", "thread" or "loop" (None: "pooled" for greenroom actors; plain pykka
+    actors always run on a thread). `args` and `kwargs` values may be `SiblingRef`s.
     """
 
     id: str
