@@ -85,7 +85,7 @@ def process_supervisor_spec(record: ProcessRecord, journal: ProcessJournal | Non
             "children": [
                 *governors,
                 ChildSpec("process", ProcessActor, args=(record, journal), kwargs=dict(siblings),
-                          restart="transient"),
+                          restart="transient", dispatcher="loop"),
                 ChildSpec("triggers", TriggerSupervisor),
             ],
             "max_restarts": config.max_restarts + CRASH_LOOP_RESTARTS,
