@@ -36,7 +36,7 @@ from greenroom.supervision.spec import ChildSpec, SiblingRef
 if TYPE_CHECKING:
     from greenroom.actors.ref import ActorRef
     from greenroom.agents.invocation import Invocation
-    from greenroom.governance.budget import BudgetDecision, BudgetViolation
+    from greenroom.governance.budget import BudgetDecision
     from greenroom.governance.messages import GovernanceNotice
     from greenroom.governance.mission import MissionDecision
     from greenroom.runtime.invoke import AgentCallable
@@ -90,8 +90,7 @@ class Governance:
     @property
     def enabled(self) -> bool:
         """Whether any governance actor runs for the process."""
-        return any(ref is not None for ref in (self.budget, self.health, self.mission,
-                                               self.secrets))
+        return bool(self.refs())
 
     def refs(self) -> dict[str, ActorRef[Any]]:
         """The running parts by name."""
@@ -145,7 +144,7 @@ async def governed_run(agent: AgentCallable, invocation: Invocation, governance:
     if budget is not None:
         decision: BudgetDecision = await budget.ask(StartRun(run_id), block=False)
         if decision.violation is not None:
-            raise RunRefused(_refusal(decision.violation),
+            raise RunRefused(f"budget: {decision.violation.describe()}",
                              retry_at=decision.violation.retry_at)
     try:
         remaining = None if budget is None else await budget.ask(ContextBlock(run_id),
@@ -158,10 +157,6 @@ async def governed_run(agent: AgentCallable, invocation: Invocation, governance:
         if budget is not None:
             budget.tell(EndRun(run_id))
     return reply if isinstance(reply, str) else str(reply)
-
-
-def _refusal(violation: BudgetViolation) -> str:
-    return f"budget: {violation.describe()}"
 
 
 def notice_entry(notice: GovernanceNotice) -> tuple[str, dict[str, Any]] | None:

@@ -88,6 +88,9 @@ logger = logging.getLogger("greenroom.runtime")
 QUESTION_GRACE = 60.0
 """Seconds a question outlives its asker's timeout before it expires from the inbox."""
 
+RUN_PARTS = ("budget", "health", "mission")
+"""The governance parts a run changes (the secret scope changes on its own notices)."""
+
 EVIDENCE_MESSAGES = 20
 """How many of the latest conversation messages a mission evaluation is shown."""
 
@@ -486,7 +489,7 @@ class ProcessActor(Actor):
             self._observe(Responded(event.event_id, reply), RunSucceeded(event.event_id))
             self._mission_evidence(event)
             self._emit("invocation.completed", {"event_id": event.event_id})
-        self._refresh_governance()
+        self._refresh_governance(*RUN_PARTS)
         if self._stopping:
             if not self._runs:
                 self._finish_stop()
@@ -637,19 +640,20 @@ class ProcessActor(Actor):
                                                  **notice.data})
         if notice.kind == "budget_reset":
             self._retry_refused()
-        effect = NOTICE_STATES.get(notice.action) if notice.action is not None else None
+        effect = NOTICE_STATES.get(notice.action or "continue")
         state = record.lifecycle.state
         if effect == "suspend" and state == _S.RUNNING and not self._stopping:
             self._suspend(f"governance: {notice.source} {notice.kind}")
         elif effect == "stop" and state in _ACCEPTING:
             self._stop_process(StopProcess(record.config.drain_timeout))
-        if notice.source in ("budget", "mission"):
-            self._refresh_governance()
+        self._refresh_governance(notice.source)
 
-    def _refresh_governance(self) -> None:
-        """Ask every governance actor for its snapshot (checkpoints) and status (`status()`);
-        the answers come back as `_Saved` messages, so the actor never waits."""
+    def _refresh_governance(self, *parts: str) -> None:
+        """Ask governance actors (`parts`, or all) for their snapshot (checkpoints) and status
+        (`status()`); the answers come back as `_Saved` messages, so the actor never waits."""
         for part, ref in self.governance.refs().items():
+            if parts and part not in parts:
+                continue
             for kind, request in (("snapshot", Snapshot()), ("status", GovernanceStatus())):
                 ref.ask(request, block=False).add_done_callback(self._keeper(part, kind))
 
