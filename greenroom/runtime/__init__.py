@@ -34,9 +34,12 @@ from greenroom.runtime.context import (
 )
 from greenroom.runtime.conversation import ConversationBuffer
 from greenroom.runtime.errors import (
+    ContextWriteDenied,
+    FeatureDisabledError,
     InboxError,
     InboxFullError,
     InboxRateLimitError,
+    NotFoundError,
     ProcessNotAcceptingError,
     ProcessStateError,
     RuntimeBaseError,
@@ -68,10 +71,12 @@ __all__ = [
     "AutonomyBudget",
     "BudgetConfig",
     "ContextConfig",
+    "ContextWriteDenied",
     "ConversationBuffer",
     "DistributedConfig",
     "EscalationTarget",
     "ExecutionMode",
+    "FeatureDisabledError",
     "HealthConfig",
     "InMemoryMemoryProvider",
     "InboxConfig",
@@ -87,6 +92,7 @@ __all__ = [
     "MessagePriority",
     "MessageType",
     "MissionConfig",
+    "NotFoundError",
     "OpenModeConfig",
     "ProcessActor",
     "ProcessConfig",

@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 __all__ = [
+    "ContextWriteDenied",
+    "FeatureDisabledError",
     "InboxError",
     "InboxFullError",
     "InboxRateLimitError",
+    "NotFoundError",
     "ProcessStateError",
     "RuntimeBaseError",
 ]
@@ -86,3 +89,38 @@ class InboxFullError(InboxError):
 
 class InboxRateLimitError(InboxError):
     """A sender exceeded its hourly message allowance."""
+
+
+class FeatureDisabledError(RuntimeBaseError):
+    """An operation on a part of a process that its config leaves off (`feature` names it:
+    budget, health, mission, secrets, inbox or journal)."""
+
+    def __init__(self, process: str, feature: str) -> None:
+        self.process = process
+        self.feature = feature
+        super().__init__(f"process {process!r}: {feature} is not enabled in its config")
+
+
+class NotFoundError(RuntimeBaseError, KeyError):
+    """A named thing a process does not have (`kind`: trigger, event, ...)."""
+
+    def __init__(self, process: str, kind: str, name: str) -> None:
+        self.process = process
+        self.kind = kind
+        self.name = name
+        super().__init__(f"process {process!r} has no {kind} {name!r}")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ContextWriteDenied(RuntimeBaseError, PermissionError):
+    """A context update touching keys the process does not let operators write; nothing was
+    written."""
+
+    def __init__(self, process: str, keys: Iterable[str]) -> None:
+        self.process = process
+        self.keys = tuple(sorted(keys))
+        super().__init__(
+            f"process {process!r}: context keys not writable: {', '.join(self.keys)}"
+        )

@@ -17,7 +17,7 @@ from greenroom.actors.ref import ActorRef
 from greenroom.actors.system import ActorSystem
 from greenroom.journal.replay import ReplayEngine
 from greenroom.runtime.errors import ProcessNotAcceptingError
-from greenroom.runtime.governing import governance_children
+from greenroom.runtime.governing import GOVERNANCE_IDS, governance_children
 from greenroom.runtime.journaling import Journals, ProcessJournal
 from greenroom.runtime.lifecycle import ProcessLifecycle, ProcessState
 from greenroom.runtime.messages import (
@@ -32,6 +32,7 @@ from greenroom.runtime.messages import (
     WithdrawQuestion,
 )
 from greenroom.runtime.process_actor import ProcessActor
+from greenroom.runtime.process_admin import ProcessAdmin
 from greenroom.runtime.record import Listener, ProcessRecord, TriggerSlot
 from greenroom.runtime.recovery import checkpoint_state, governance_state
 from greenroom.runtime.trigger_host import ProcessTriggerHost
@@ -97,7 +98,7 @@ def process_supervisor_spec(record: ProcessRecord, journal: ProcessJournal | Non
     )
 
 
-class AgentProcess:
+class AgentProcess(ProcessAdmin):
     """A long-lived agent process: start, stop, suspend, resume, inject, status."""
 
     def __init__(
@@ -128,6 +129,7 @@ class AgentProcess:
         self._supervisor: pykka.ActorRef[Any] | None = None
         self._handle: ChildHandle | None = None
         self._triggers: ChildHandle | None = None
+        self._governors: dict[str, ChildHandle] = {}
         self._journals: Journals = (
             Journals(self._spawn_journal_actor, provider=journal) if runtime is None
             else runtime._journals
@@ -379,6 +381,9 @@ class AgentProcess:
             )
         triggers = supervisor.call("child_ref", "triggers")
         process = supervisor.call("child_ref", "process")
+        parts = [part for part in GOVERNANCE_IDS if getattr(self._record.config, part).enabled]
+        governors = [supervisor.call("child_ref", part) for part in parts]
+        self._governors = {part: await ref for part, ref in zip(parts, governors, strict=True)}
         self._triggers = await triggers
         handle: ChildHandle = await process
         self._handle = handle

@@ -43,6 +43,7 @@ from greenroom.governance.messages import (
 from greenroom.governance.mission import MissionEvidence
 from greenroom.journal.entry import EntryType
 from greenroom.journal.provider import JournalError
+from greenroom.runtime.admin_ops import Administer
 from greenroom.runtime.errors import ProcessNotAcceptingError
 from greenroom.runtime.governing import NOTICE_STATES, Governance, RunRefused, notice_entry
 from greenroom.runtime.inbox import InboxResponse, MessageType
@@ -234,7 +235,13 @@ class ProcessActor(Actor):
             _RetryRefused: lambda _m: self._retry_refused(),
             SuspendProcess: lambda m: self._suspend(m.reason),
             ResumeProcess: lambda m: self._resume(m.reason),
+            Administer: lambda m: m.operation(self),
         }
+
+    def readmit(self, event: TriggerEvent) -> str:
+        """Queue an event an operator sends again (see `admin_ops.redeliver`); its id."""
+        self._admit(event, None)
+        return event.event_id
 
     def _start_manual(self, request: StartProcess) -> dict[str, Any]:
         record = self.record
@@ -269,7 +276,7 @@ class ProcessActor(Actor):
         if self.governance.secrets is not None and self._redactor is None:
             self.governance.secrets.ask(GetRedactor(), block=False).add_done_callback(
                 self._keeper("secrets", "redactor"))
-        self._refresh_governance()
+        self.refresh_governance()
         self._dispatch()
 
     def _stop_process(self, request: StopProcess) -> None:
@@ -489,7 +496,7 @@ class ProcessActor(Actor):
             self._observe(Responded(event.event_id, reply), RunSucceeded(event.event_id))
             self._mission_evidence(event)
             self._emit("invocation.completed", {"event_id": event.event_id})
-        self._refresh_governance(*RUN_PARTS)
+        self.refresh_governance(*RUN_PARTS)
         if self._stopping:
             if not self._runs:
                 self._finish_stop()
@@ -646,9 +653,9 @@ class ProcessActor(Actor):
             self._suspend(f"governance: {notice.source} {notice.kind}")
         elif effect == "stop" and state in _ACCEPTING:
             self._stop_process(StopProcess(record.config.drain_timeout))
-        self._refresh_governance(notice.source)
+        self.refresh_governance(notice.source)
 
-    def _refresh_governance(self, *parts: str) -> None:
+    def refresh_governance(self, *parts: str) -> None:
         """Ask governance actors (`parts`, or all) for their snapshot (checkpoints) and status
         (`status()`); the answers come back as `_Saved` messages, so the actor never waits."""
         for part, ref in self.governance.refs().items():

@@ -18,6 +18,8 @@ import asyncio
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Self
 
+import pykka
+
 from greenroom.actors.ref import ActorRef
 from greenroom.actors.system import ActorSystem
 from greenroom.runtime.adapters import BrokerLike, EventBusLike, as_broker, as_event_bus
@@ -227,6 +229,18 @@ class AgentRuntime:
         for listener in list(self._listeners):
             listener(event_type, data)
 
+    # Supervision -------------------------------------------------------------------------------
+
+    async def supervision_tree(self) -> dict[str, Any]:
+        """The runtime's actor tree from its root supervisor: per node its id, actor class,
+        status and restart count, and a supervisor's children (an empty root before any
+        process started)."""
+        if self._supervisor is None or not self._supervisor.is_alive():
+            return {"id": RUNTIME_SUPERVISOR, "actor": "Supervisor", "status": "stopped",
+                    "restarts": 0, "children": []}
+        return {"id": RUNTIME_SUPERVISOR, "actor": "Supervisor", "status": "running",
+                "restarts": 0, "children": await _children_of(self._supervisor)}
+
     # Actors ------------------------------------------------------------------------------------
 
     async def _start_process_supervisor(self, spec: ChildSpec) -> ChildHandle:
@@ -261,3 +275,24 @@ class AgentRuntime:
                 Supervisor, name=RUNTIME_SUPERVISOR, children=self._own_services
             )
         return self._supervisor
+
+
+async def _children_of(supervisor: ActorRef[Any]) -> list[dict[str, Any]]:
+    """The subtree under a running supervisor (a child that stops meanwhile is shown as is)."""
+    children = await supervisor.call("which_children")
+    restarts: dict[str, int] = await supervisor.call("restart_counts")
+    nodes: list[dict[str, Any]] = []
+    for child_id, ref, status in children:
+        node: dict[str, Any] = {
+            "id": child_id,
+            "actor": ref.actor_class.__name__ if ref is not None else None,
+            "status": status,
+            "restarts": restarts.get(child_id, 0),
+        }
+        if isinstance(ref, ActorRef) and issubclass(ref.actor_class, Supervisor):
+            try:
+                node["children"] = await _children_of(ref)
+            except pykka.ActorDeadError:
+                node["children"] = []
+        nodes.append(node)
+    return nodes

@@ -187,15 +187,21 @@ class TriggerConfig(BaseModel):
     def _filter_json(self, value: str | Callable[..., Any] | None) -> str | None:
         return value if isinstance(value, str) else None
 
-    def fingerprint(self) -> str:
-        """A JSON text of the config with secrets masked and a callable filter named."""
-        data = self.model_dump(mode="json", exclude={"trigger_id"})
+    def masked(self) -> dict[str, Any]:
+        """The config as JSON-ready data with secrets masked and a callable filter named."""
+        data = self.model_dump(mode="json")
         for name in _SECRET_FIELDS:
             if data.get(name) is not None:
                 data[name] = "***"
         if callable(self.filter_expression):
             func = self.filter_expression
             data["filter_expression"] = f"callable:{func.__module__}.{func.__qualname__}"
+        return data
+
+    def fingerprint(self) -> str:
+        """A JSON text of `masked()` without the id: equal for two identical triggers."""
+        data = self.masked()
+        data.pop("trigger_id", None)
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
