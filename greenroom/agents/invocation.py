@@ -159,6 +159,10 @@ class DirectToolGate:
         return result
 
 
+SecretReader: TypeAlias = Callable[[str], Awaitable[str | None]]
+"""How an invocation reads a secret: an audited ask of the process's secret scope."""
+
+
 @dataclass
 class Invocation:
     """One run of an agent: the prompt messages, the trigger event, the context and the tools.
@@ -172,6 +176,7 @@ class Invocation:
     event: Any = None
     context: AgentContext | None = None
     tools: list[ToolSpec] = field(default_factory=list)
+    secrets: SecretReader | None = None
 
     @classmethod
     def direct(
@@ -193,6 +198,18 @@ class Invocation:
     def record_llm_turn(self) -> None:
         """Tell the gate the agent is about to make one model request."""
         self.gate.llm_turn()
+
+    async def get_secret(self, name: str) -> str | None:
+        """The value of the process's secret `name`, or None once it expired or was revoked.
+
+        Each read is audited: the secret scope journals it as a `secret_access` by name, never
+        the value. Raises `LookupError` when the process has no secret scope and
+        `UnknownSecretError` (a `KeyError`) for a name it does not declare.
+        """
+        if self.secrets is None:
+            msg = "this process has no secret scope (ProcessConfig.secrets.enabled is false)"
+            raise LookupError(msg)
+        return await self.secrets(name)
 
 
 Agent: TypeAlias = Callable[[Invocation], Awaitable[str]]

@@ -24,7 +24,7 @@ paused by a daily limit, or holding runs refused by `max_runs_per_day`, go on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -65,7 +65,9 @@ class BudgetActor(GovernanceActor[BudgetConfig]):
     """The budget of process `process_name`; see the module docstring.
 
     `state` is a `BudgetEnforcer.to_dict()` snapshot (a journal checkpoint) to restore: the
-    daily counters, the open runs and the warnings already sent survive a restart.
+    daily counters, the open runs and the warnings already sent survive a restart. `replay`
+    lists the runs journaled after that checkpoint (`{"usage", "finished_at"}`), counted again
+    if they finished in the current day.
     """
 
     source: ClassVar[str] = "budget"
@@ -77,6 +79,7 @@ class BudgetActor(GovernanceActor[BudgetConfig]):
         *,
         owner: pykka.ActorRef[Any] | None = None,
         state: Mapping[str, Any] | None = None,
+        replay: Sequence[Mapping[str, Any]] = (),
         event_bus: object | None = None,
         redactor: Redactor | None = None,
         escalation_timeout: float = DEFAULT_TIMEOUT,
@@ -88,6 +91,9 @@ class BudgetActor(GovernanceActor[BudgetConfig]):
             self.enforcer = BudgetEnforcer(config, clock=clock)
         else:
             self.enforcer = BudgetEnforcer.from_dict(state, config, clock=clock)
+        for run in replay:
+            usage = BudgetUsage.from_dict(run["usage"], "replay.usage")
+            self.enforcer.state.replay_run(usage, finished_at=run["finished_at"])
         self._escalated_for: set[tuple[str, str]] = set()
 
     def config_type(self) -> type[BudgetConfig]:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_serializer, field_validator, model_validator
 
 from greenroom.configs import StrictConfig, check_provider_model, check_url, rename_aliases
 from greenroom.triggers.topics import validate_topic
@@ -171,6 +171,10 @@ class MissionConfig(StrictConfig):
     escalation: EscalationTarget | None = None
     eval_timeout: float = Field(default=60.0, gt=0)
     max_inconclusive: int = Field(default=3, ge=1)
+    success_check: Callable[..., Any] | None = Field(default=None, repr=False)
+    """A programmatic check run before the judge: `check(evidence)` returns True (achieved),
+    False (not yet) or None (ask the judge); sync or async. Written as null in JSON, like a
+    callable `ProcessConfig.model`."""
 
     @model_validator(mode="before")
     @classmethod
@@ -188,6 +192,10 @@ class MissionConfig(StrictConfig):
     @classmethod
     def _model(cls, value: str | None) -> str | None:
         return None if value is None else check_provider_model(value, "eval_model")
+
+    @field_serializer("success_check", when_used="json")
+    def _check_json(self, value: Callable[..., Any] | None) -> None:
+        del value
 
     @model_validator(mode="after")
     def _needs_goal(self) -> MissionConfig:

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import pykka
 
 from greenroom.governance.config import SecretScopeConfig
+from greenroom.governance.log_guard import LOG_GUARD
 from greenroom.governance.messages import GetRedactor, GetSecret, RevokeAll, Rotate
 from greenroom.governance.secrets import SecretEvent, SecretScope
 from greenroom.governance.shell import GovernanceActor, Handler
@@ -89,12 +90,15 @@ class SecretScopeActor(GovernanceActor[SecretScopeConfig]):
     def on_start(self) -> None:
         """Resolve the secrets (a missing variable fails the start), then arm the expiry timer."""
         self.scope.resolve_initial()
+        LOG_GUARD.add(self.scope.redactor)
         self._arm_expiry()
 
     def on_stop(self) -> None:
-        """Zero-fill every value when `revoke_on_stop` is set."""
+        """Zero-fill every value when `revoke_on_stop` is set; stop guarding the logs with
+        this scope's values (a restarted scope guards them again)."""
         if self.scope.config.revoke_on_stop:
             self.scope.revoke_all()
+        LOG_GUARD.remove(self.scope.redactor)
 
     def _rotate(self, message: Rotate) -> None:
         self.scope.rotate(message.name, message.value, ttl=message.ttl)

@@ -95,6 +95,7 @@ class RecoveryResult:
     in_doubt_tool_calls: list[InDoubtToolCall] = field(default_factory=list)
     interrupted: list[str] = field(default_factory=list)
     budget: dict[str, Any] | None = None
+    budget_runs: list[dict[str, Any]] = field(default_factory=list)
     mission: dict[str, Any] | None = None
 
     def __getitem__(self, key: str) -> Any:
@@ -252,6 +253,7 @@ class _Replay:
         result.trigger_checkpoints = dict(_field(state, "trigger_checkpoints", dict,
                                                  required=False) or {})
         result.budget = _field(state, "budget", dict, required=False)
+        result.budget_runs = list(_field(state, "budget_replay", list, required=False) or [])
         result.mission = _field(state, "mission", dict, required=False)
         keys = _field(state, "processed_keys", list, required=False) or []
         if not all(isinstance(key, str) for key in keys):
@@ -286,15 +288,24 @@ class _Replay:
     def _invocation_start(self, data: Mapping[str, Any], _entry: JournalEntry) -> None:
         self.started.add(_required(data, "event_id", str))
 
-    def _invocation_result(self, data: Mapping[str, Any], _entry: JournalEntry) -> None:
+    def _invocation_result(self, data: Mapping[str, Any], entry: JournalEntry) -> None:
         messages = _messages(data.get("messages") or [])
         if self._consume(data):
             self.result.invocation_count += 1
             self.result.conversation.extend(messages)
+            self._budget_run(data, entry)
 
-    def _error(self, data: Mapping[str, Any], _entry: JournalEntry) -> None:
+    def _error(self, data: Mapping[str, Any], entry: JournalEntry) -> None:
         if self._consume(data):
             self.result.failed_invocations += 1
+            self._budget_run(data, entry)
+
+    def _budget_run(self, data: Mapping[str, Any], entry: JournalEntry) -> None:
+        """A finished run's budget usage, for the budget to count again after a crash."""
+        usage = _field(data, "budget_usage", dict, required=False)
+        if usage is not None:
+            self.result.budget_runs.append(
+                {"usage": usage, "finished_at": entry.timestamp.timestamp()})
 
     def _dead_letter(self, data: Mapping[str, Any], _entry: JournalEntry) -> None:
         self._consume(data)

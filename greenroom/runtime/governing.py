@@ -14,8 +14,11 @@ the process.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import pykka
 
 from greenroom.agents.framing import context_blocks
 from greenroom.agents.openai import resolve_model
@@ -26,17 +29,19 @@ from greenroom.governance.messages import (
     ContextBlock,
     ContextSummary,
     EndRun,
+    GetSecret,
     StartRun,
 )
 from greenroom.governance.mission_actor import MissionActor
 from greenroom.governance.secret_actor import SecretScopeActor
 from greenroom.journal.entry import EntryType
+from greenroom.runtime.recovery import BUDGET_REPLAY
 from greenroom.supervision.spec import ChildSpec, SiblingRef
 
 if TYPE_CHECKING:
     from greenroom.actors.ref import ActorRef
     from greenroom.agents.invocation import Invocation
-    from greenroom.governance.budget import BudgetDecision
+    from greenroom.governance.budget import BudgetDecision, BudgetUsage
     from greenroom.governance.messages import GovernanceNotice
     from greenroom.governance.mission import MissionDecision
     from greenroom.runtime.invoke import AgentCallable
@@ -46,10 +51,12 @@ __all__ = [
     "GOVERNANCE_IDS",
     "NOTICE_STATES",
     "Governance",
+    "RunOutcome",
     "RunRefused",
     "governance_children",
     "governed_run",
     "notice_entry",
+    "read_secret",
 ]
 
 GOVERNANCE_IDS = ("secrets", "budget", "health", "mission")
@@ -112,13 +119,15 @@ def governance_children(record: ProcessRecord) -> tuple[list[ChildSpec], dict[st
     if config.secrets.enabled:
         parts.append(("secrets", SecretScopeActor, config.secrets, {}))
     if config.budget.enabled:
-        parts.append(("budget", BudgetActor, config.budget, {}))
+        parts.append(("budget", BudgetActor, config.budget,
+                      {"replay": saved.pop(BUDGET_REPLAY, [])}))
     if config.health.enabled:
         parts.append(("health", HealthActor, config.health, {}))
     if config.mission.enabled:
         judge_model = config.mission.eval_model or config.model
         parts.append(("mission", MissionActor, config.mission,
-                      {"judge": resolve_model(judge_model) if judge_model else None}))
+                      {"judge": resolve_model(judge_model) if judge_model else None,
+                       "success_check": config.mission.success_check}))
     for child_id, actor_cls, part_config, extra in parts:
         specs.append(ChildSpec(
             child_id, actor_cls, args=(part_config, record.name),
@@ -127,14 +136,21 @@ def governance_children(record: ProcessRecord) -> tuple[list[ChildSpec], dict[st
     return specs, {child_id: SiblingRef(child_id) for child_id, *_ in parts}
 
 
+async def read_secret(scope: ActorRef[Any], name: str) -> str | None:
+    """The agent's audited read of one secret (journaled by the scope as `secret_access`)."""
+    value: str | None = await scope.ask(GetSecret(name, accessor="agent"), block=False)
+    return value
+
+
 async def governed_run(agent: AgentCallable, invocation: Invocation, governance: Governance,
-                       run_id: str, blocks_at: int) -> str:
+                       run_id: str, blocks_at: int, outcome: RunOutcome | None = None) -> str:
     """Run the agent under governance (on the io loop); the final reply as text.
 
     Before the agent: the budget may refuse the run (`max_runs_per_day`) and the mission may
     refuse it (failed, paused): `RunRefused`. The budget's remaining allowance and the mission
     summary go into the prompt at `blocks_at` (after the other context blocks). After the
-    agent, however it ended, the budget closes the run.
+    agent, however it ended, the budget closes the run, and what the run used goes into
+    `outcome` (for its journal entry) unless the run was cancelled.
     """
     budget, mission = governance.budget, governance.mission
     if mission is not None:
@@ -153,10 +169,35 @@ async def governed_run(agent: AgentCallable, invocation: Invocation, governance:
         invocation.messages[blocks_at:blocks_at] = context_blocks(
             budget_remaining=remaining, mission=summary)
         reply = await agent(invocation)
-    finally:
+    except asyncio.CancelledError:
         if budget is not None:
             budget.tell(EndRun(run_id))
+        raise
+    except BaseException:
+        await _close_budget(budget, run_id, outcome)
+        raise
+    await _close_budget(budget, run_id, outcome)
     return reply if isinstance(reply, str) else str(reply)
+
+
+@dataclass(slots=True)
+class RunOutcome:
+    """What a governed run leaves for its journal entry: the budget it used (JSON-ready)."""
+
+    budget_usage: dict[str, Any] | None = None
+
+
+async def _close_budget(budget: ActorRef[Any] | None, run_id: str,
+                        outcome: RunOutcome | None) -> None:
+    """End the run at the budget and keep what it used (a dead budget actor is skipped)."""
+    if budget is None:
+        return
+    try:
+        usage: BudgetUsage | None = await budget.ask(EndRun(run_id), block=False)
+    except pykka.ActorDeadError:
+        return
+    if outcome is not None and usage is not None:
+        outcome.budget_usage = usage.to_dict()
 
 
 def notice_entry(notice: GovernanceNotice) -> tuple[str, dict[str, Any]] | None:

@@ -7,6 +7,7 @@ runs never share a buffer; the actor appends the prompt and reply when the run i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -16,11 +17,12 @@ from greenroom.agents.invocation import DirectToolGate, Invocation, ToolGate
 from greenroom.agents.openai import resolve_model
 from greenroom.journal.entry import EntryType
 from greenroom.runtime.governed_gate import GovernedToolGate
-from greenroom.runtime.governing import Governance, governed_run
+from greenroom.runtime.governing import Governance, RunOutcome, governed_run, read_secret
 from greenroom.runtime.inbox_delivery import Delivery, deliver
 from greenroom.runtime.tool_journal import JournaledToolGate
 
 if TYPE_CHECKING:
+    from greenroom.governance.redaction import Redactor
     from greenroom.runtime.journaling import ProcessJournal
     from greenroom.runtime.record import ProcessRecord
     from greenroom.triggers.event import TriggerEvent
@@ -46,20 +48,23 @@ def resolve_agent(model: str | Callable[..., Any] | None) -> AgentCallable:
 @dataclass(frozen=True, slots=True)
 class PreparedRun:
     """A run ready to go: the coroutine to hand to the io loop, the trigger message to keep in
-    the conversation, and what of the inbox the run is shown."""
+    the conversation, what of the inbox the run is shown, and where the run leaves what its
+    journal entry needs."""
 
     coroutine: Coroutine[Any, Any, str]
     prompt: dict[str, Any]
     delivery: Delivery
+    outcome: RunOutcome
 
 
 def prepare_run(
     record: ProcessRecord, event: TriggerEvent, agent: AgentCallable,
     journal: ProcessJournal | None = None, governance: Governance | None = None,
+    redactor: Redactor | None = None,
 ) -> PreparedRun:
     """Build the invocation for `event` and the coroutine that runs `agent` on it. With a
-    `full` journal, tool calls are journaled; with governance, they go through the
-    `GovernedToolGate` and the run through `governed_run`.
+    `full` journal, tool calls are journaled (masked by `redactor`); with governance, they go
+    through the `GovernedToolGate` and the run through `governed_run`.
     """
     state = record.context.state_snapshot()
     delivery = deliver(record.inbox.get_pending()) if record.inbox is not None else Delivery()
@@ -72,7 +77,7 @@ def prepare_run(
     direct = DirectToolGate(record.config.tools)
     gate: ToolGate = direct
     if journal is not None and journal.records(EntryType.TOOL_CALL):
-        gate = JournaledToolGate(direct, journal, event.event_id)
+        gate = JournaledToolGate(direct, journal, event.event_id, redactor)
     if governance is not None and (governance.budget is not None
                                    or governance.health is not None):
         budget = record.config.budget
@@ -81,14 +86,18 @@ def prepare_run(
             specs_known=direct.specs,
             max_llm_turns_per_run=budget.max_llm_turns_per_run if budget.enabled else None,
         )
+    scope = governance.secrets if governance is not None else None
     invocation = Invocation(
         messages=messages, gate=gate, event=event, context=record.context, tools=direct.specs,
+        secrets=None if scope is None else functools.partial(read_secret, scope),
     )
+    outcome = RunOutcome()
     if governance is not None and governance.enabled:
-        coroutine = governed_run(agent, invocation, governance, event.event_id, blocks_at)
+        coroutine = governed_run(agent, invocation, governance, event.event_id, blocks_at,
+                                 outcome)
     else:
         coroutine = run_agent(agent, invocation)
-    return PreparedRun(coroutine, messages[-1], delivery)
+    return PreparedRun(coroutine, messages[-1], delivery, outcome)
 
 
 async def run_agent(agent: AgentCallable, invocation: Invocation) -> str:

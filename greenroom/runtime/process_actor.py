@@ -45,7 +45,13 @@ from greenroom.journal.entry import EntryType
 from greenroom.journal.provider import JournalError
 from greenroom.runtime.admin_ops import Administer
 from greenroom.runtime.errors import ProcessNotAcceptingError
-from greenroom.runtime.governing import NOTICE_STATES, Governance, RunRefused, notice_entry
+from greenroom.runtime.governing import (
+    NOTICE_STATES,
+    Governance,
+    RunOutcome,
+    RunRefused,
+    notice_entry,
+)
 from greenroom.runtime.inbox import InboxResponse, MessageType
 from greenroom.runtime.inbox_delivery import read_answers
 from greenroom.runtime.invoke import prepare_run, resolve_agent
@@ -65,7 +71,12 @@ from greenroom.runtime.messages import (
     SuspendProcess,
     WithdrawQuestion,
 )
-from greenroom.runtime.recovery import checkpoint_state, context_changes, restore
+from greenroom.runtime.recovery import (
+    BUDGET_REPLAY,
+    checkpoint_state,
+    context_changes,
+    restore,
+)
 from greenroom.triggers.event import TriggerEvent
 from greenroom.triggers.host import Delivery as TriggerDelivery
 from greenroom.triggers.host import TriggerFired
@@ -110,6 +121,7 @@ class _Run:
     prompt: dict[str, Any]
     delivery: Delivery
     started: float
+    outcome: RunOutcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +141,7 @@ class _Saved:
     part: str
     kind: str
     value: Future[Any]
+    request: int = 0
 
 
 Answer = Callable[[TriggerDelivery], Any]
@@ -444,10 +457,11 @@ class ProcessActor(Actor):
             if event is None:
                 return
             run_id = next(self._run_ids)
-            run = prepare_run(record, event, agent, self.journal, self.governance)
+            run = prepare_run(record, event, agent, self.journal, self.governance,
+                              self._redactor)
             handle = self.system.io.submit(run.coroutine)
             self._runs[run_id] = _Run(event, handle, run.prompt, run.delivery,
-                                      self.system.clock.monotonic())
+                                      self.system.clock.monotonic(), run.outcome)
             record.inflight[run_id] = event
             self._write(EntryType.INVOCATION_START, {"event_id": event.event_id})
             handle.add_done_callback(self._reporter(run_id))
@@ -478,7 +492,7 @@ class ProcessActor(Actor):
         elif done.error is not None:
             self._settle(event, EntryType.ERROR,
                          {"error": self._redact(repr(done.error)),
-                          "duration_ms": self._elapsed_ms(run)})
+                          "duration_ms": self._elapsed_ms(run), **self._usage(run)})
             self._observe(RunFailed(event.event_id))
             self._run_failed(run, done.error)
             self._mission_evidence(event)
@@ -491,7 +505,8 @@ class ProcessActor(Actor):
                         {"role": "assistant", "content": self._redact(reply)}]
             record.conversation.extend(messages)
             self._settle(event, EntryType.INVOCATION_RESULT,
-                         {"messages": messages, "duration_ms": self._elapsed_ms(run)})
+                         {"messages": messages, "duration_ms": self._elapsed_ms(run),
+                          **self._usage(run)})
             self._settle_inbox(run.delivery, reply, event.event_id)
             self._observe(Responded(event.event_id, reply), RunSucceeded(event.event_id))
             self._mission_evidence(event)
@@ -502,6 +517,15 @@ class ProcessActor(Actor):
                 self._finish_stop()
         else:
             self._dispatch()
+
+    def _usage(self, run: _Run) -> dict[str, Any]:
+        """The `budget_usage` field of a settled run's journal entry (none without a budget),
+        kept in the budget ledger until a budget snapshot holds it."""
+        usage = run.outcome.budget_usage
+        if usage is None:
+            return {}
+        self.record.budget_ledger.settled(usage, self.system.clock.time())
+        return {"budget_usage": usage}
 
     def _elapsed_ms(self, run: _Run) -> float:
         return round((self.system.clock.monotonic() - run.started) * 1000, 3)
@@ -533,6 +557,9 @@ class ProcessActor(Actor):
         record.runs_since_checkpoint = 0
         state = checkpoint_state(record, [run.event for run in self._runs.values()])
         state.update(record.governance_state)
+        replay = record.budget_ledger.pending()
+        if replay:
+            state[BUDGET_REPLAY] = replay
         record.journaled_context = state["context_state"]
         record.context_version = record.context.version
         return journal.checkpoint(state)
@@ -661,12 +688,14 @@ class ProcessActor(Actor):
         for part, ref in self.governance.refs().items():
             if parts and part not in parts:
                 continue
+            asked = self.record.budget_ledger.asking() if part == "budget" else 0
             for kind, request in (("snapshot", Snapshot()), ("status", GovernanceStatus())):
-                ref.ask(request, block=False).add_done_callback(self._keeper(part, kind))
+                ref.ask(request, block=False).add_done_callback(
+                    self._keeper(part, kind, asked))
 
-    def _keeper(self, part: str, kind: str) -> Callable[[Future[Any]], None]:
+    def _keeper(self, part: str, kind: str, asked: int = 0) -> Callable[[Future[Any]], None]:
         me = self.actor_ref
-        return lambda future: me.tell(_Saved(part, kind, future))
+        return lambda future: me.tell(_Saved(part, kind, future, asked))
 
     def _saved(self, saved: _Saved) -> None:
         try:
@@ -678,6 +707,8 @@ class ProcessActor(Actor):
             self._dispatch()
         elif saved.kind == "snapshot":
             self.record.governance_state[saved.part] = value
+            if saved.part == "budget":
+                self.record.budget_ledger.arrived(saved.request)
         else:
             self.record.governance_status[saved.part] = value
 

@@ -18,6 +18,7 @@ from greenroom.runtime.context import AgentContext
 from greenroom.runtime.conversation import ConversationBuffer
 from greenroom.runtime.inbox import InboxResponse, MessageInbox
 from greenroom.runtime.lifecycle import ProcessLifecycle, TimeSource
+from greenroom.runtime.recovery import BudgetLedger
 from greenroom.triggers.config import TriggerConfig, trigger_ids
 from greenroom.triggers.host import TriggerStats
 
@@ -155,6 +156,7 @@ class ProcessRecord:
         self.duplicates = 0
         self.governance_state: dict[str, Any] = {}
         self.governance_status: dict[str, Any] = {}
+        self.budget_ledger = BudgetLedger()
         self.restart_pending = False
         self.invocation_count = 0
         self.failed_invocations = 0

@@ -18,7 +18,10 @@ if TYPE_CHECKING:
     from greenroom.runtime.record import ProcessRecord
     from greenroom.triggers.event import TriggerEvent
 
-__all__ = ["checkpoint_state", "context_changes", "governance_state", "restore"]
+__all__ = [
+    "BUDGET_REPLAY",
+    "BudgetLedger",
+    "checkpoint_state", "context_changes", "governance_state", "restore"]
 
 
 def checkpoint_state(record: ProcessRecord, in_flight: list[TriggerEvent]) -> dict[str, Any]:
@@ -38,12 +41,54 @@ def checkpoint_state(record: ProcessRecord, in_flight: list[TriggerEvent]) -> di
     }
 
 
+BUDGET_REPLAY = "budget_replay"
+"""The key, in a record's `governance_state`, of the runs the budget must count again: those
+journaled after the last checkpoint (taken out before anything is checkpointed again)."""
+
+
+class BudgetLedger:
+    """The budget usage of settled runs that the last budget snapshot may not hold yet.
+
+    A checkpoint carries the budget actor's last snapshot, which is asked for after each run
+    and arrives a moment later. A run settled (journaled) before a checkpoint but after the ask
+    of that checkpoint's snapshot would be in neither the snapshot nor the entries replayed
+    after the checkpoint; the ledger keeps such runs, and the checkpoint carries them under
+    `BUDGET_REPLAY`, so a recovery counts every settled run once.
+    """
+
+    def __init__(self) -> None:
+        self._asked = 0
+        self._pending: list[tuple[int, dict[str, Any]]] = []
+
+    def settled(self, usage: dict[str, Any], finished_at: float) -> None:
+        """A run with this usage was journaled now."""
+        self._pending.append((self._asked, {"usage": usage, "finished_at": finished_at}))
+
+    def asking(self) -> int:
+        """A snapshot is being asked for now; its number, for `arrived`."""
+        self._asked += 1
+        return self._asked
+
+    def arrived(self, request: int) -> None:
+        """Snapshot `request` arrived: it holds every run settled before it was asked for."""
+        self._pending = [(asked, run) for asked, run in self._pending if asked >= request]
+
+    def pending(self) -> list[dict[str, Any]]:
+        """The runs to replay on top of the current snapshot, oldest first."""
+        return [run for _, run in self._pending]
+
+
 def governance_state(result: RecoveryResult) -> dict[str, Any]:
     """The governance actors' states a checkpoint held (budget, mission, health, secrets), to
-    start those actors from; a part the checkpoint lacks starts fresh."""
+    start those actors from; a part the checkpoint lacks starts fresh. The budget usage of runs
+    journaled after that checkpoint comes along under `BUDGET_REPLAY`."""
     parts = {"budget": result.budget, "mission": result.mission,
              "health": result.checkpoint.get("health"), "secrets": result.checkpoint.get("secrets")}
-    return {part: state for part, state in parts.items() if isinstance(state, dict)}
+    saved: dict[str, Any] = {part: state for part, state in parts.items()
+                             if isinstance(state, dict)}
+    if result.budget_runs:
+        saved[BUDGET_REPLAY] = list(result.budget_runs)
+    return saved
 
 
 def context_changes(record: ProcessRecord) -> list[tuple[str, dict[str, Any]]]:

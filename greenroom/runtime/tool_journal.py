@@ -4,7 +4,8 @@ The gate writes `tool_call` (call id, tool, arguments, event id) and waits until
 then runs the tool through the gate it wraps, then writes `tool_result`. After a crash, a
 `tool_call` without its `tool_result` is reported by recovery as in doubt: the tool may or may not
 have acted, and greenroom never retries it blindly. If the intent cannot be written, the tool
-does not run and the agent gets a `ToolCallError`.
+does not run and the agent gets a `ToolCallError`. With a secret scope, arguments, results and
+errors are written with its values masked.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from greenroom.agents.invocation import ToolGate
+    from greenroom.governance.redaction import Redactor
+    from greenroom.journal.entry import JournalEntry
     from greenroom.runtime.journaling import ProcessJournal
 
 __all__ = ["JournaledToolGate"]
@@ -42,16 +45,24 @@ def _loggable(value: Any) -> Any:
 class JournaledToolGate:
     """Wraps a `ToolGate`; see the module docstring."""
 
-    def __init__(self, inner: ToolGate, journal: ProcessJournal, event_id: str) -> None:
+    def __init__(self, inner: ToolGate, journal: ProcessJournal, event_id: str,
+                 redactor: Redactor | None = None) -> None:
         self.inner = inner
         self.journal = journal
         self.event_id = event_id
+        self.redactor = redactor
+
+    def _entry(self, entry_type: str, data: dict[str, Any]) -> JournalEntry:
+        """A journal entry of `data`, with the secret scope's values masked."""
+        if self.redactor is not None:
+            data = self.redactor.redact_data(data)
+        return self.journal.entry(entry_type, data)
 
     async def call(self, name: str, arguments: Mapping[str, Any]) -> Any:
         """Write the intent durably, run the tool, write its outcome."""
         journal = self.journal
         call_id = uuid.uuid4().hex
-        intent = journal.write(journal.entry(EntryType.TOOL_CALL, {
+        intent = journal.write(self._entry(EntryType.TOOL_CALL, {
             "call_id": call_id, "tool": name, "arguments": _loggable(dict(arguments)),
             "event_id": self.event_id,
         }))
@@ -64,10 +75,10 @@ class JournaledToolGate:
         try:
             result = await self.inner.call(name, arguments)
         except Exception as exc:
-            journal.write(journal.entry(EntryType.TOOL_RESULT, {
+            journal.write(self._entry(EntryType.TOOL_RESULT, {
                 "call_id": call_id, "tool": name, "error": repr(exc)[:PREVIEW_CHARS]}))
             raise
-        journal.write(journal.entry(EntryType.TOOL_RESULT, {
+        journal.write(self._entry(EntryType.TOOL_RESULT, {
             "call_id": call_id, "tool": name, "result": _loggable(result)}))
         return result
 
