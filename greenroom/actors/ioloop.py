@@ -19,6 +19,44 @@ async def _await(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _bridge(task: asyncio.Task[Any], loop: asyncio.AbstractEventLoop
+            ) -> concurrent.futures.Future[Any]:
+    """A thread-safe future that follows `task` (created on this thread, so no wake-up of the
+    loop is needed, unlike `run_coroutine_threadsafe`); cancelling it cancels the task."""
+    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+    def copy(done: asyncio.Task[Any]) -> None:
+        if future.cancelled():
+            return
+        if done.cancelled():
+            future.cancel()
+            future.set_running_or_notify_cancel()
+            return
+        error = done.exception()
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(done.result())
+
+    def cancel(done: concurrent.futures.Future[Any]) -> None:
+        if done.cancelled() and not task.done():
+            if _running_loop() is loop:
+                task.cancel()
+            else:
+                loop.call_soon_threadsafe(task.cancel)
+
+    task.add_done_callback(copy)
+    future.add_done_callback(cancel)
+    return future
+
+
 class IoLoop:
     """Runs coroutines for actors; owns a daemon loop thread only if no loop was running."""
 
@@ -57,7 +95,10 @@ class IoLoop:
         coro: Coroutine[Any, Any, Any] = (
             awaitable if asyncio.iscoroutine(awaitable) else _await(awaitable)
         )
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+        loop = self.loop
+        if _running_loop() is loop:  # on the loop's own thread (a loop-dispatched actor)
+            return _bridge(loop.create_task(coro), loop)
+        return asyncio.run_coroutine_threadsafe(coro, loop)
 
     def close(self) -> None:
         """Cancel what runs on an owned loop and stop its thread; a borrowed loop is left alone."""
