@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 
 from greenroom.agents.invocation import Agent, Invocation, ToolCallError
+from greenroom.agents.registry import lookup_agent, registered_agents
 
 __all__ = [
     "DEFAULT_OPENAI_BASE_URL",
@@ -350,12 +351,27 @@ def _as_agent(fn: Callable[..., Any]) -> Agent:
     return threaded
 
 
-_PROVIDERS: dict[str, Callable[[str], Agent]] = {"openai": OpenAIChatAgent}
+def _registered_agent(name: str) -> Agent:
+    """The agent registered under `name` (`"python:<name>"`, see `greenroom.agents.registry`)."""
+    agent = lookup_agent(name)
+    if agent is None:
+        known = ", ".join(registered_agents()) or "none"
+        msg = (f"model 'python:{name}': no agent is registered as {name!r} (registered: "
+               f"{known}); call greenroom.agents.registry.register_agent({name!r}, agent) first")
+        raise ModelConfigError(msg)
+    return _as_agent(agent)
+
+
+_PROVIDERS: dict[str, Callable[[str], Agent]] = {
+    "openai": OpenAIChatAgent,
+    "python": _registered_agent,
+}
 
 
 def resolve_model(spec: str | Callable[..., Any] | None) -> Agent:
     """The agent for `ProcessConfig.model`: a callable is used as-is, `"openai:<model>"` builds
-    an `OpenAIChatAgent`. Raises `ModelConfigError` naming what is missing or unknown.
+    an `OpenAIChatAgent`, `"python:<name>"` is the agent registered under that name. Raises
+    `ModelConfigError` naming what is missing or unknown.
     """
     if spec is None:
         msg = "model: not set; give an async agent callable or a string such as 'openai:gpt-4o'"

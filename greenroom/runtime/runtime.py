@@ -35,6 +35,7 @@ from greenroom.supervision.supervisor import Supervisor
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from os import PathLike
     from types import TracebackType
 
     from greenroom.actors.clock import Clock
@@ -64,7 +65,7 @@ class AgentRuntime:
         self._owns_system = system is None
         self.system = system if system is not None else ActorSystem(name="greenroom", clock=clock)
         self._own_services = [
-            ChildSpec(child_id, actor_cls)
+            ChildSpec(child_id, actor_cls, dispatcher="loop")
             for child_id, actor_cls, given in (("event-bus", EventBusActor, event_bus),
                                                ("message-broker", MessageBrokerActor, broker))
             if given is None
@@ -240,6 +241,48 @@ class AgentRuntime:
                     "restarts": 0, "children": []}
         return {"id": RUNTIME_SUPERVISOR, "actor": "Supervisor", "status": "running",
                 "restarts": 0, "children": await _children_of(self._supervisor)}
+
+    # Manifests ---------------------------------------------------------------------------------
+
+    async def load_manifest(
+        self, path: str | PathLike[str], name_override: str | None = None
+    ) -> AgentProcess:
+        """Register a process (CREATED) from the `.agent` manifest at `path`, named as the
+        manifest says or `name_override`. Raises `ManifestError` (a `ManifestValidationError`
+        for a manifest that breaks the schema or a name already registered), naming the file.
+        """
+        from greenroom.manifest.loader import load_process_configs  # noqa: PLC0415 (imports us)
+
+        taken = set(self._processes)
+        [(name, config)] = await asyncio.to_thread(
+            load_process_configs, [path], taken, name_override=name_override
+        )
+        return await self.add_process(name, config)
+
+    async def load_directory(self, directory: str | PathLike[str]) -> list[str]:
+        """Register a process from every `*.agent` file in `directory` (sorted by file name);
+        returns their names. Every manifest is validated before any is registered: if one
+        fails, none is, and the `ManifestError` names the file (or lists every failing file).
+        """
+        from greenroom.manifest.loader import (  # noqa: PLC0415 (the manifest package imports us)
+            load_process_configs,
+            manifest_files,
+        )
+
+        taken = set(self._processes)
+        configs = await asyncio.to_thread(
+            lambda: load_process_configs(manifest_files(directory), taken)
+        )
+        names: list[str] = []
+        try:
+            for name, config in configs:
+                await self.add_process(name, config)
+                names.append(name)
+        except Exception:
+            for name in names:  # a name taken meanwhile: leave the registry as it was
+                await self.remove_process(name)
+            raise
+        return names
 
     # Actors ------------------------------------------------------------------------------------
 
