@@ -106,10 +106,11 @@ class Governance:
         return {name: ref for name, ref in parts.items() if ref is not None}
 
 
-def governance_children(record: ProcessRecord) -> tuple[list[ChildSpec], dict[str, SiblingRef]]:
+def governance_children(record: ProcessRecord, event_bus: object | None = None,
+                        ) -> tuple[list[ChildSpec], dict[str, SiblingRef]]:
     """The governance actors' child specs (secrets, budget, health, mission, those enabled) and
     the `SiblingRef`s the `ProcessActor` gets for them. Each restores the state a recovery
-    left in `record.governance_state`.
+    left in `record.governance_state`; `event_bus` is where an escalation to an event type goes.
     """
     config = record.config
     owner = SiblingRef("process")
@@ -120,14 +121,14 @@ def governance_children(record: ProcessRecord) -> tuple[list[ChildSpec], dict[st
         parts.append(("secrets", SecretScopeActor, config.secrets, {}))
     if config.budget.enabled:
         parts.append(("budget", BudgetActor, config.budget,
-                      {"replay": saved.pop(BUDGET_REPLAY, [])}))
+                      {"replay": saved.pop(BUDGET_REPLAY, []), "event_bus": event_bus}))
     if config.health.enabled:
-        parts.append(("health", HealthActor, config.health, {}))
+        parts.append(("health", HealthActor, config.health, {"event_bus": event_bus}))
     if config.mission.enabled:
         judge_model = config.mission.eval_model or config.model
         parts.append(("mission", MissionActor, config.mission,
                       {"judge": resolve_model(judge_model) if judge_model else None,
-                       "success_check": config.mission.success_check}))
+                       "success_check": config.mission.success_check, "event_bus": event_bus}))
     for child_id, actor_cls, part_config, extra in parts:
         specs.append(ChildSpec(
             child_id, actor_cls, args=(part_config, record.name),
@@ -205,4 +206,6 @@ def notice_entry(notice: GovernanceNotice) -> tuple[str, dict[str, Any]] | None:
     entry_type = _ENTRY_OF_KIND.get(notice.kind)
     if entry_type is None:
         return None
-    return entry_type, {**notice.data, "source": notice.source, "action": notice.action}
+    data = {"source": notice.source, "action": notice.action}
+    data.update(notice.data)  # an event's own fields win: a secret's action, a verdict's source
+    return entry_type, data

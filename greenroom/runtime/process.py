@@ -74,11 +74,11 @@ STOP_GRACE = 30.0
 """Seconds past the drain time a stop waits for the process's report before giving up."""
 
 
-def process_supervisor_spec(record: ProcessRecord, journal: ProcessJournal | None = None
-                            ) -> ChildSpec:
+def process_supervisor_spec(record: ProcessRecord, journal: ProcessJournal | None = None,
+                            event_bus: object | None = None) -> ChildSpec:
     """The `ProcessSupervisor` of a process, as a (temporary) child spec for a runtime."""
     config = record.config
-    governors, siblings = governance_children(record)
+    governors, siblings = governance_children(record, event_bus)
     return ChildSpec(
         f"process-{record.name}",
         Supervisor,
@@ -371,7 +371,7 @@ class AgentProcess(ProcessAdmin):
         worker thread since it starts the children synchronously."""
         if self._handle is not None and self._handle.is_alive():
             return self._handle
-        spec = process_supervisor_spec(self._record, self._process_journal())
+        spec = process_supervisor_spec(self._record, self._process_journal(), self.event_bus)
         supervisor: ActorRef[Any]
         if self.runtime is not None:
             supervisor = await self.runtime._start_process_supervisor(spec)

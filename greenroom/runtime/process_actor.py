@@ -34,6 +34,7 @@ from greenroom.governance.messages import (
     GovernanceNotice,
     GovernanceStatus,
     Responded,
+    RevokeAll,
     RunCompleted,
     RunDiscarded,
     RunFailed,
@@ -122,6 +123,15 @@ class _Run:
     delivery: Delivery
     started: float
     outcome: RunOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class _Revoked:
+    """The secret scope's snapshot after revoking at stop (the stop's report waits for it)."""
+
+    snapshot: Future[Any]
+    left: list[str]
+    kept: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +259,7 @@ class ProcessActor(Actor):
             SuspendProcess: lambda m: self._suspend(m.reason),
             ResumeProcess: lambda m: self._resume(m.reason),
             Administer: lambda m: m.operation(self),
+            _Revoked: self._revoked,
         }
 
     def readmit(self, event: TriggerEvent) -> str:
@@ -330,6 +341,25 @@ class ProcessActor(Actor):
             left = [event.event_id for event in record.queue.bury_all("process stopped")]
         self._to(_S.STOPPED, "stop")
         record.started_at = None
+        scope = self.governance.secrets
+        if scope is not None and record.config.secrets.revoke_on_stop:
+            # revoke before the last checkpoint, so it records the secrets as revoked
+            scope.tell(RevokeAll())
+            done = scope.ask(Snapshot(), block=False)
+            me = self.actor_ref
+            done.add_done_callback(lambda f: me.tell(_Revoked(f, left, kept)))
+            return
+        self._stopped(left, kept)
+
+    def _revoked(self, revoked: _Revoked) -> None:
+        """The secret scope revoked its secrets at stop: checkpoint its state, then report."""
+        try:
+            self.record.governance_state["secrets"] = revoked.snapshot.get()
+        except Exception:  # the scope is gone: its own stop revokes; checkpoint what we have
+            logger.warning("%s: no secret snapshot after revoking at stop", self.record.name)
+        self._stopped(revoked.left, revoked.kept)
+
+    def _stopped(self, left: list[str], kept: list[str]) -> None:
         written = self._checkpoint()
         report = self._report_stop(self._cancelled, left, kept, written)
         self._emit("process.stopped", report)
@@ -400,25 +430,29 @@ class ProcessActor(Actor):
                 duplicate = TriggerDelivery(True, event.event_id, "duplicate")
                 return self._answer_when(journal.barrier(), duplicate, answer, None)
             entry = journal.event_entry(event)
-        if not self._enqueue(event):
+        if record.queue.full():
+            record.queue.bury(event, f"queue full ({record.queue.capacity} events)")
             refused = TriggerDelivery(False, event.event_id, "queue full")
             return answer(refused) if answer is not None else None
         if "checkpoint" in event.metadata:
             record.trigger_checkpoints[event.trigger_id] = event.metadata["checkpoint"]
         accepted = TriggerDelivery(True, event.event_id)
+        written = None
+        if entry is not None:  # the event's entry goes first: its run's entries follow it
+            record.live_keys[event.idempotency_key] = event.event_id
+            written = journal.write(entry)
+        self._enqueue(event)
         if entry is None:
             return answer(accepted) if answer is not None else None
-        record.live_keys[event.idempotency_key] = event.event_id
-        return self._answer_when(journal.write(entry), accepted, answer, event)
+        return self._answer_when(written, accepted, answer, event)
 
-    def _enqueue(self, event: TriggerEvent) -> bool:
-        if not self.record.queue.offer(event):
-            return False
+    def _enqueue(self, event: TriggerEvent) -> None:
+        """Queue an event the queue has room for, and start it if the process can."""
+        self.record.queue.offer(event)
         if self.record.lifecycle.state == _S.SUSPENDED and self.record.suspend_reason == "idle":
             self._resume("trigger")
         else:
             self._dispatch()
-        return True
 
     def _answer_when(self, done: Future[None] | None, delivery: TriggerDelivery,
                      answer: Answer | None, event: TriggerEvent | None) -> Any:

@@ -72,9 +72,13 @@ class RunQueue:
     def __len__(self) -> int:
         return len(self._events)
 
+    def full(self) -> bool:
+        """Whether the next `offer` would be refused."""
+        return len(self._events) >= self.capacity
+
     def offer(self, event: TriggerEvent) -> bool:
         """Queue `event`; False (and dead-lettered) when the queue is full."""
-        if len(self._events) >= self.capacity:
+        if self.full():
             self.bury(event, f"queue full ({self.capacity} events)")
             return False
         self._events.append(event)

@@ -115,11 +115,16 @@ def restore(record: ProcessRecord, result: RecoveryResult) -> dict[str, Any]:
     """Put a recovered state into a fresh record; returns the summary kept in its status.
 
     The pending events go to the head of the queue with their original ids (so the agent can
-    recognise a rerun); the processed keys make a redelivered event a duplicate.
+    recognise a rerun); the processed keys make a redelivered event a duplicate. An empty journal
+    leaves the context's initial state in place.
     """
-    record.context.restore_state(result.context_state)
-    record.journaled_context = record.context.state_snapshot()
-    record.context_version = record.context.version
+    if result.entries_replayed or result.checkpoint:
+        record.context.restore_state(result.context_state)
+        record.journaled_context = record.context.state_snapshot()
+        record.context_version = record.context.version
+    else:  # a new journal: keep the configured initial state, and journal it with the first run
+        record.journaled_context = {}
+        record.context_version = -1
     record.conversation.set_messages(result.conversation)
     record.invocation_count = result.invocation_count
     record.failed_invocations = result.failed_invocations

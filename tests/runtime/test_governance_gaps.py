@@ -232,3 +232,29 @@ async def test_no_secret_reaches_logs_journal_files_or_status(
     assert files
     for path in files:
         assert SECRET.encode() not in path.read_bytes(), path
+
+
+@run_async
+async def test_a_new_journal_keeps_the_initial_state_and_journals_it(tmp_path: Path) -> None:
+    from greenroom.runtime import ContextConfig
+
+    config = ProcessConfig(
+        model=two_lookups, tools=[lookup],
+        context=ContextConfig(initial_state={"threshold": 5}),
+        journal=JournalConfig(level="checkpoint", backend="file", path=str(tmp_path),
+                              checkpoint_every=100))
+    first = AgentProcess("p", config)
+    log = EventLog()
+    first.add_listener(log)
+    await first.start()
+    assert first.context.state_snapshot() == {"threshold": 5}
+    await first.inject(event())
+    await log.wait_for("invocation.completed")
+    await asyncio.to_thread(first.system.shutdown)  # a crash before any checkpoint
+
+    second = AgentProcess("p", config)
+    await second.start()
+    try:
+        assert second.context.state_snapshot() == {"threshold": 5}
+    finally:
+        await second.close()

@@ -197,7 +197,7 @@ async def test_an_achieved_mission_is_journaled_and_stops_the_process() -> None:
         await eventually(lambda: process.status()["state"] == "stopped")
         await eventually(lambda: bool(entries(journal, "mission_evaluation")))
         evaluation = entries(journal, "mission_evaluation")
-        assert evaluation[0]["source"] == "mission"
+        assert evaluation[0]["source"] == "judge"  # the verdict's own source, not the notice's
     finally:
         await process.close()
 
