@@ -85,12 +85,15 @@ def test_probe_example(how: tuple[str, ...]) -> None:
 
 def test_readme_example_runs() -> None:
     readme = (EXAMPLES.parent / "README.md").read_text()
-    code = readme.split("```python\n", 1)[1].split("```", 1)[0]
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["hello, Ada", "hello, Grace"]
+    blocks = [part.split("```", 1)[0] for part in readme.split("```python\n")[1:]]
+    expected = [["hello, Ada", "hello, Grace"], ["page the on-call engineer", "running"]]
+    assert len(blocks) == len(expected)
+    for code, lines in zip(blocks, expected, strict=True):
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines() == lines
 
 
 def test_governance_budget_example() -> None:

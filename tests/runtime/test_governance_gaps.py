@@ -20,7 +20,7 @@ from greenroom.agents.invocation import Invocation
 from greenroom.governance.config import BudgetConfig, MissionConfig, SecretScopeConfig
 from greenroom.governance.mission import MissionEvidence
 from greenroom.journal import InMemoryJournal
-from greenroom.runtime.config import JournalConfig, ProcessConfig
+from greenroom.runtime.config import ContextConfig, JournalConfig, ProcessConfig
 from greenroom.runtime.process import AgentProcess
 from greenroom.triggers import TriggerEvent
 
@@ -236,8 +236,6 @@ async def test_no_secret_reaches_logs_journal_files_or_status(
 
 @run_async
 async def test_a_new_journal_keeps_the_initial_state_and_journals_it(tmp_path: Path) -> None:
-    from greenroom.runtime import ContextConfig
-
     config = ProcessConfig(
         model=two_lookups, tools=[lookup],
         context=ContextConfig(initial_state={"threshold": 5}),
