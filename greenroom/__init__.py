@@ -41,6 +41,8 @@ from greenroom.agents import (
     resolve_model,
     trigger_message,
 )
+from greenroom.agents.registry import register_agent, registered_agents, unregister_agent
+from greenroom.api import OrchestrationAPI
 from greenroom.governance import (
     Anomaly,
     AnomalyType,
@@ -67,6 +69,17 @@ from greenroom.journal import (
     JournalProvider,
     RecoveryResult,
     ReplayEngine,
+)
+from greenroom.manifest import (
+    AgentManifestSchema,
+    ManifestError,
+    ManifestValidationError,
+    load_manifest,
+    manifest_from_dict,
+    manifest_template,
+    manifest_to_process_config,
+    save_manifest,
+    validate_manifest,
 )
 from greenroom.runtime import (
     VALID_TRANSITIONS,
@@ -179,6 +192,7 @@ __all__ = [
     "ActorTrigger",
     "Agent",
     "AgentContext",
+    "AgentManifestSchema",
     "AgentProcess",
     "AgentRuntime",
     "Anomaly",
@@ -234,6 +248,8 @@ __all__ = [
     "JournalLevel",
     "JournalProvider",
     "MailboxFull",
+    "ManifestError",
+    "ManifestValidationError",
     "ManualClock",
     "MemoryProvider",
     "MemoryResult",
@@ -250,6 +266,7 @@ __all__ = [
     "ModelError",
     "OpenAIChatAgent",
     "OpenModeConfig",
+    "OrchestrationAPI",
     "ProcessActor",
     "ProcessConfig",
     "ProcessFailedError",
@@ -298,16 +315,25 @@ __all__ = [
     "context_blocks",
     "create_trigger",
     "frame_payload",
+    "load_manifest",
+    "manifest_from_dict",
+    "manifest_template",
+    "manifest_to_process_config",
+    "register_agent",
     "register_trigger_type",
+    "registered_agents",
     "registered_trigger_types",
     "render_payload",
     "resolve_model",
+    "save_manifest",
     "tool_spec",
     "topic_matches",
     "trigger_child_spec",
     "trigger_ids",
     "trigger_message",
+    "unregister_agent",
     "unregister_trigger_type",
+    "validate_manifest",
     "validate_topic",
 ]
 
