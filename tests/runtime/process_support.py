@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from greenroom.agents.invocation import Invocation
@@ -83,3 +84,13 @@ class GatedAgent:
 async def echo(invocation: Invocation) -> str:
     """An agent that answers with its trigger payload."""
     return f"echo {invocation.event.payload}"
+
+
+def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test body in a fresh loop (fixtures pass through)."""
+
+    @functools.wraps(test)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return wrapper

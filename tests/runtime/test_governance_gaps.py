@@ -6,15 +6,13 @@ journal files or the status of a process that used it."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
-from process_support import EventLog, eventually
+from process_support import EventLog, eventually, run_async
 
 from greenroom.agents.invocation import Invocation
 from greenroom.governance.config import BudgetConfig, MissionConfig, SecretScopeConfig
@@ -30,16 +28,6 @@ SECRET = "sk-live-9f8e7d6c5b4a-never-logged"
 def lookup(city: str) -> str:
     """Look up a city."""
     return f"sunny in {city}"
-
-
-def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test body in a fresh loop (fixtures pass through)."""
-
-    @functools.wraps(test)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
 
 
 def event(payload: Any = "go") -> TriggerEvent:

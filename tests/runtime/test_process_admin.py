@@ -5,12 +5,10 @@ runtime's supervision tree. Each bad request raises and changes nothing."""
 from __future__ import annotations
 
 import asyncio
-import functools
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
-from process_support import EventLog, eventually
+from process_support import EventLog, eventually, run_async
 from pydantic import ValidationError
 
 from greenroom.agents.invocation import Invocation
@@ -37,16 +35,6 @@ from greenroom.runtime.process import AgentProcess
 from greenroom.triggers import TriggerConfig, TriggerEvent
 
 SECRET = "an-operator-secret-value"
-
-
-def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test body in a fresh loop (fixtures pass through)."""
-
-    @functools.wraps(test)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
 
 
 def event(payload: Any = "go") -> TriggerEvent:

@@ -4,16 +4,13 @@ secrets resolve at start, notices are journaled, and budget counters survive a r
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import json
-from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from process_support import EventLog, eventually
+from process_support import EventLog, eventually, run_async
 
 from greenroom.actors.clock import ManualClock
 from greenroom.agents.invocation import Invocation, LLMTurnDenied, ToolDenied
@@ -34,16 +31,6 @@ SECRET = "s3cr3t-value-never-written"
 def lookup(city: str) -> str:
     """Look up a city."""
     return f"sunny in {city}"
-
-
-def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an async test body in a fresh loop (fixtures pass through)."""
-
-    @functools.wraps(test)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
 
 
 def event(payload: Any = "go") -> TriggerEvent:
