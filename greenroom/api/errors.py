@@ -18,7 +18,6 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from greenroom.actors.errors import ActorStartError
-from greenroom.agents.openai import ModelConfigError
 from greenroom.governance.mission import MissionStateError
 from greenroom.governance.secrets import UnknownSecretError
 from greenroom.runtime.errors import (
@@ -37,7 +36,7 @@ __all__ = [
     "ApiError",
     "error_response",
     "from_exception",
-    "start_failed",
+    "start_error",
     "validation_error",
 ]
 
@@ -107,8 +106,7 @@ class ApiError(Exception):
         return {"error": error}
 
 
-def validation_error(exc: ValidationError, code: str = "INVALID_CONFIG",
-                     *, prefix: str = "") -> ApiError:
+def validation_error(exc: ValidationError, code: str = "INVALID_CONFIG") -> ApiError:
     """A 422 naming every invalid field (`UNKNOWN_FIELD` if one is unexpected, else `code`).
 
     The message is built from each error's location and text only, never the rejected input.
@@ -118,22 +116,22 @@ def validation_error(exc: ValidationError, code: str = "INVALID_CONFIG",
         code = "UNKNOWN_FIELD"
     parts = []
     for error in errors:
-        where = _location(prefix, error["loc"])
+        where = _location(error["loc"])
         text = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
         parts.append(f"{where}: {text}" if where else text)
-    first = _location(prefix, errors[0]["loc"]) if errors else ""
+    first = _location(errors[0]["loc"]) if errors else ""
     return ApiError(code, "; ".join(parts) or "invalid", field=first or None)
 
 
-def _location(prefix: str, loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in (*([prefix] if prefix else []), *loc))
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc)
 
 
 def from_exception(exc: BaseException) -> ApiError | None:
     """The API error of an exception greenroom raises on purpose; None for anything else.
 
-    The contract of the runtime's admin methods: a missing process is answered by the caller
-    (`AgentRuntime.get_process`'s `KeyError`), the rest here.
+    A missing process is not here: `AgentRuntime.get_process` raises a plain `KeyError`, which
+    `Call.process()` answers; a plain `KeyError` elsewhere is unexpected.
     """
     error: ApiError | None = None
     if isinstance(exc, ApiError):
@@ -155,8 +153,6 @@ def from_exception(exc: BaseException) -> ApiError | None:
         error = ApiError(code if code in ERROR_CODES else "NOT_FOUND", str(exc))
     elif isinstance(exc, InboxError):
         error = _inbox_error(exc)
-    elif isinstance(exc, ModelConfigError):
-        error = ApiError("START_FAILED", f"the process could not start: {exc}")
     elif isinstance(exc, TriggerError):
         error = ApiError("INVALID_TRIGGER", str(exc))
     elif isinstance(exc, ActorStartError) and exc.__cause__ is not None:
@@ -164,10 +160,17 @@ def from_exception(exc: BaseException) -> ApiError | None:
     return error
 
 
-def start_failed(exc: ValueError) -> ApiError:
-    """The error of a `start()` that raised `ValueError`: its own mapping (a state conflict)
-    or 422 START_FAILED (the agent cannot be built from the config; the message says why)."""
-    return from_exception(exc) or ApiError("START_FAILED", f"the process could not start: {exc}")
+def start_error(exc: Exception) -> ApiError | None:
+    """The error of a failed `start()`: its own mapping (a state conflict, a trigger that cannot
+    start), or 422 START_FAILED when the config cannot make a process (a `ValueError`, maybe
+    raised in a governance actor's start); None for anything unexpected (a 500)."""
+    root: BaseException = exc
+    while isinstance(root, ActorStartError) and root.__cause__ is not None:
+        root = root.__cause__
+    error = from_exception(root)
+    if error is None and isinstance(root, ValueError):
+        error = ApiError("START_FAILED", f"the process could not start: {root}")
+    return error
 
 
 def _inbox_error(exc: InboxError) -> ApiError:

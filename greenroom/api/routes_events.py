@@ -2,8 +2,11 @@
 supervision tree, and a server-sent-event stream of runtime events.
 
 `POST .../events` answers 202 once the process accepted the event: with a journal, once its
-`trigger_event` entry is durable. An `idempotency_key` the process already settled (or holds)
-is acknowledged as `"duplicate"` and not run again. `GET /events` streams every runtime event
+`trigger_event` entry is durable. With a journal, an `idempotency_key` the process already
+settled (or holds) is acknowledged as `"duplicate"` and not run again. `AgentProcess.inject`
+answers only True or False, so the API tells a duplicate by looking the key up in the process's
+record just before (on the loop thread, where the process actor's turns run too); the process
+itself decides what runs. `GET /events` streams every runtime event
 (`process.started`, `invocation.completed`, ...) as `event: <type>` / `data: {"type",
 "timestamp", "data"}`; `?types=` takes comma-separated topic patterns (`process.*`,
 `invocation.>`).

@@ -144,9 +144,11 @@ class MissionResumed(Out):
 
 
 class AnomalyView(OpenOut):
-    """One anomaly the health monitor reported."""
+    """One anomaly the health monitor reported (with its details and evidence)."""
 
     type: str
+    description: str
+    timestamp: str
 
 
 class Anomalies(Out):

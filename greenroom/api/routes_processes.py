@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from greenroom.api.errors import ApiError, start_failed
+from greenroom.api.errors import ApiError, start_error
 from greenroom.api.routes_runtime import DrainBody, ProcessStatus
 from greenroom.api.routing import Body, Call, Out, P, Route, Text
 from greenroom.runtime.config import ProcessConfig
@@ -130,9 +130,10 @@ async def deploy(call: Call) -> Deployed:
             await process.start()
         except Exception as exc:
             await call.runtime.remove_process(body.name)
-            if isinstance(exc, ValueError):
-                raise start_failed(exc) from None
-            raise
+            error = start_error(exc)
+            if error is None:
+                raise
+            raise error from exc
     call.subject = body.name
     return Deployed(name=body.name, process_id=process.process_id, state=process.state.value,
                     created_at=datetime.now(UTC).isoformat())
@@ -159,8 +160,11 @@ async def start_process(call: Call) -> NameState:
     process = call.process()
     try:
         await process.start()
-    except ValueError as exc:
-        raise start_failed(exc) from None
+    except Exception as exc:
+        error = start_error(exc)
+        if error is None:
+            raise
+        raise error from exc
     return NameState(name=call.name, state=process.state.value)
 
 
@@ -183,8 +187,11 @@ async def restart_process(call: Call) -> NameState:
     process = call.process()
     try:
         await call.runtime.restart_process(call.name)
-    except ValueError as exc:
-        raise start_failed(exc) from None
+    except Exception as exc:
+        error = start_error(exc)
+        if error is None:
+            raise
+        raise error from exc
     return NameState(name=call.name, state=process.state.value)
 
 

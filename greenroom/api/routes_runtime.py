@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from greenroom.api.errors import start_failed
+from greenroom.api.errors import start_error
 from greenroom.api.routing import Body, Call, OpenOut, Out, Route
 
 __all__ = ["ROUTES", "SHUTDOWN", "DrainBody", "ProcessStatus", "stop_processes"]
@@ -88,8 +88,11 @@ async def start_all(call: Call) -> Started:
     """Start every process that is created, stopped or failed, in registration order."""
     try:
         await call.runtime.start_all()
-    except ValueError as exc:
-        raise start_failed(exc) from None
+    except Exception as exc:
+        error = start_error(exc)
+        if error is None:
+            raise
+        raise error from exc
     return Started()
 
 

@@ -28,13 +28,13 @@ __all__ = [
     "API_PREFIX",
     "Body",
     "Call",
-    "Handler",
     "OpenOut",
     "Out",
     "P",
     "Query",
     "Reply",
     "Route",
+    "RouteHandler",
     "Services",
     "ShutdownCallback",
     "Text",
@@ -150,7 +150,7 @@ class Call:
         return self.query
 
 
-Handler = Callable[[Call], Awaitable[Reply]]
+RouteHandler = Callable[[Call], Awaitable[Reply]]
 
 
 @dataclass(frozen=True)
@@ -160,12 +160,13 @@ class Route:
     `body` is validated before the handler runs unless `partial` (a PATCH of a config section,
     which the handler validates merged with the current section). `errors` are the statuses the
     route may answer besides the common ones (`openapi.py` adds 401/403/421/500, and 400/413/422
-    for a body, 404 for a process path).
+    for a body, 404 for a process path). A `status` of 400 or more marks a route that always
+    answers that error (the rewind routes' 501).
     """
 
     method: str
     path: str
-    handler: Handler
+    handler: RouteHandler
     summary: str
     tag: str
     status: int = 200
@@ -201,12 +202,18 @@ async def read_body(request: web.Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError):
         raise ApiError("INVALID_JSON", "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError("INVALID_JSON", "the body must be a JSON object")
     return data
+
+
+def _no_constant(name: str) -> Any:
+    """`NaN` and `Infinity` are not JSON, though Python's parser accepts them."""
+    msg = f"{name} is not JSON"
+    raise ValueError(msg)
 
 
 def validate_body(model: type[M], data: dict[str, Any]) -> M:

@@ -100,7 +100,11 @@ class ProcessAdmin:
             msg = f"{part}: expected a mapping of fields, got {type(changes).__name__}"
             raise TypeError(msg)
         current: BaseModel = getattr(self.config, part)
-        new = _SECTIONS[part].model_validate({**current.model_dump(), **changes})
+        section = _SECTIONS[part]
+        aliases = {**getattr(section, "ALIASES", {}), "max_duration": "timeout_hours"}
+        replaced = {aliases.get(key, key) for key in changes}  # an alias replaces its field
+        base = {k: v for k, v in current.model_dump().items() if k not in replaced}
+        new = section.model_validate({**base, **changes})
         governor = self._governor(part)
         if governor is not None:
             await governor.ask(Reconfigure(new), block=False)

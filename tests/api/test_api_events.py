@@ -13,7 +13,9 @@ import aiohttp
 from api_support import AUTH, Gate, P, echo, eventually, run_async, serve
 
 from greenroom.agents.invocation import Invocation
+from greenroom.api.stream import StreamClient
 from greenroom.runtime import JournalConfig, ProcessConfig
+from greenroom.triggers.topics import TopicPattern
 
 
 @run_async
@@ -167,3 +169,17 @@ async def test_stopping_the_server_ends_the_streams(tmp_path: Path) -> None:
         stream.release()
         await s.runtime.add_process("late", ProcessConfig(model=echo))
         await s.runtime.start_process("late")  # the listener left behind is quiet
+
+
+@run_async
+async def test_a_slow_client_loses_events_and_is_told_how_many() -> None:
+    client = StreamClient((TopicPattern("process.*"),), asyncio.Queue(2))
+    assert client.wants("process.started")
+    assert not client.wants("invocation.completed")
+    for n in range(5):
+        client.offer(f"event {n}")
+    assert client.dropped == 3
+    assert [client.queue.get_nowait() for _ in range(2)] == ["event 0", "event 1"]
+    client.offer("event 5")
+    client.close()
+    assert client.queue.get_nowait() is None  # the end marker, what was left dropped

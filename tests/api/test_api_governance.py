@@ -5,11 +5,13 @@ journal; the mission's status and moves; health anomalies."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 from api_support import P, echo, run_async, serve
 
+from greenroom.agents.invocation import Invocation
 from greenroom.governance.config import (
     BudgetConfig,
     HealthConfig,
@@ -17,6 +19,7 @@ from greenroom.governance.config import (
     SecretScopeConfig,
 )
 from greenroom.runtime import JournalConfig, ProcessConfig
+from greenroom.triggers import TriggerEvent
 
 SECRET = "first-secret-value-0001"
 ROTATED = "rotated-secret-value-0002"
@@ -197,13 +200,28 @@ async def test_mission_status_and_moves(tmp_path: Path) -> None:
         assert (status, body["error"]["field"]) == (422, "reason")
 
 
+async def _silent(invocation: Invocation) -> str:
+    return ""
+
+
 @run_async
 async def test_health_anomalies(tmp_path: Path) -> None:
+    config = ProcessConfig(model=_silent, health=HealthConfig(enabled=True, empty_threshold=1))
     async with serve(tmp_path) as s:
-        process = await s.runtime.add_process("a", governed())
+        process = await s.runtime.add_process("a", config)
         await process.start()
         assert await s.call("GET", f"{P}/a/health/anomalies") == (200, {
             "name": "a", "health_enabled": True, "is_healthy": True, "anomalies": [],
             "count": 0})
+        await process.inject(TriggerEvent("t", "manual"))  # an empty reply: an anomaly
+        deadline = asyncio.get_running_loop().time() + 10
+        while (body := (await s.call("GET", f"{P}/a/health/anomalies"))[1])["count"] == 0:
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.01)
+        assert body["is_healthy"] is False
+        anomaly = body["anomalies"][0]
+        assert anomaly["type"] == "empty_response"
+        assert anomaly["description"]
         assert await s.call("DELETE", f"{P}/a/health/anomalies") == (
-            200, {"name": "a", "anomalies_cleared": 0})
+            200, {"name": "a", "anomalies_cleared": 1})
+        assert (await s.call("GET", f"{P}/a/health/anomalies"))[1]["count"] == 0

@@ -91,6 +91,11 @@ async def test_an_invalid_deploy_names_the_field_and_registers_nothing(tmp_path:
                         "start": True})
         assert (status, answer["error"]["code"]) == (422, "START_FAILED")
         assert "unregistered" in answer["error"]["message"]
+        mission = {"enabled": True, "objective": "x", "success_criteria": "y"}
+        status, answer = await s.call(  # no model: the mission's actor has no judge
+            "POST", P, {"name": "nope", "config": {"mission": mission}, "start": True})
+        assert (status, answer["error"]["code"]) == (422, "START_FAILED")
+        assert "judge" in answer["error"]["message"]
         assert dict(s.runtime.processes) == {}
 
 

@@ -100,7 +100,7 @@ async def test_bodies_are_json_objects_of_at_most_one_mib(tmp_path: Path) -> Non
     async with serve(tmp_path) as s:
         await s.runtime.add_process("a", ProcessConfig(model=echo))
         url = f"{P}/a/instructions"
-        for raw in (b"{not json", b"[1, 2]", b'"text"', b"\xff\xfe"):
+        for raw in (b"{not json", b"[1, 2]", b'"text"', b"\xff\xfe", b'{"instructions": NaN}'):
             async with s.http.patch(url, data=raw) as response:
                 body = await response.json()
                 assert (response.status, body["error"]["code"]) == (400, "INVALID_JSON"), raw

@@ -101,6 +101,8 @@ async def test_budget_limits_change_live_and_bad_fields_change_nothing() -> None
             await process.update_health({"enabled": True})
         assert process.config.health.enabled is False
         assert (await process.update_health({"stuck_threshold": 5}))["stuck_threshold"] == 5
+        aliased = await process.update_budget({"max_daily_cost": 2.0})
+        assert aliased["max_cost_per_day"] == 2.0
     finally:
         await process.close()
 
