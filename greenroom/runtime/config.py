@@ -190,6 +190,13 @@ def _no_journal() -> JournalConfig:
     return JournalConfig(level="none")
 
 
+MAX_SECONDS = 366 * 86400.0
+"""The longest interval a process setting may take (a year): timers past it cannot be armed."""
+
+MAX_DRAIN_SECONDS = 3600.0
+"""The longest drain a stop may wait for runs in flight (as the API's stop body allows)."""
+
+
 class ProcessConfig(StrictConfig):
     """Everything one agent process needs: its agent, triggers, limits and governance.
 
@@ -208,14 +215,14 @@ class ProcessConfig(StrictConfig):
     journal: JournalConfig = Field(default_factory=_no_journal)
     context: ContextConfig = Field(default_factory=ContextConfig)
     concurrency: int = Field(default=1, ge=1, le=100)
-    heartbeat_interval: float = Field(default=10.0, gt=0)
-    idle_timeout: float = Field(default=0.0, ge=0)
-    max_lifetime: float = Field(default=0.0, ge=0)
+    heartbeat_interval: float = Field(default=10.0, gt=0, le=MAX_SECONDS)
+    idle_timeout: float = Field(default=0.0, ge=0, le=MAX_SECONDS)
+    max_lifetime: float = Field(default=0.0, ge=0, le=MAX_SECONDS)
     max_consecutive_failures: int = Field(default=3, ge=1)
     restart_policy: Literal["always", "on_failure", "never"] = "never"
     max_restarts: int = Field(default=3, ge=0)
     max_queue_size: int = Field(default=1000, ge=1)
-    drain_timeout: float = Field(default=5.0, ge=0)
+    drain_timeout: float = Field(default=5.0, ge=0, le=MAX_DRAIN_SECONDS)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
     mission: MissionConfig = Field(default_factory=MissionConfig)

@@ -351,3 +351,9 @@ async def test_the_supervision_tree_shows_each_process_and_its_actors() -> None:
         assert kids["process"]["actor"] == "ProcessActor"
         assert kids["process"]["restarts"] == 0
         assert kids["triggers"]["children"] == []
+
+
+@pytest.mark.parametrize("field", ["heartbeat_interval", "drain_timeout", "max_lifetime"])
+def test_durations_too_long_to_arm_a_timer_are_refused(field: str) -> None:
+    with pytest.raises(ValidationError, match=field):
+        ProcessConfig(**{field: 1e308})
