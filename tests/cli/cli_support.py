@@ -8,11 +8,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
 
 HERE = Path(__file__).resolve().parent
 WAIT = 60.0
@@ -37,18 +41,41 @@ def greenroom(*args: str, home: Path, cwd: Path, stdin: str | None = None
                           check=False)
 
 
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
-    """Poll `condition` until it returns something truthy (returned); AssertionError naming
-    `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            msg = f"timed out after {timeout:g} s waiting for {what}"
-            raise AssertionError(msg)
-        time.sleep(0.05)
+RECHECK = 1.0
+"""Seconds between two checks when no file changed (a missed event only delays a check)."""
+
+
+def wait_for(condition: Callable[[], Any], what: str, *, watch: Sequence[Path],
+             timeout: float = WAIT) -> Any:
+    """Check `condition` until it returns something truthy (returned), again after each change
+    in the `watch` directories (where the runtime writes its state file, log and journal);
+    AssertionError naming `what` after `timeout` seconds."""
+    changed = threading.Event()
+
+    class Wake(FileSystemEventHandler):
+        def on_any_event(self, event: FileSystemEvent) -> None:
+            changed.set()
+
+    observer = Observer()
+    for directory in watch:
+        directory.mkdir(parents=True, exist_ok=True)
+        observer.schedule(Wake(), str(directory), recursive=True)
+    observer.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            changed.clear()
+            value = condition()
+            if value:
+                return value
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                msg = f"timed out after {timeout:g} s waiting for {what}"
+                raise AssertionError(msg)
+            changed.wait(min(remaining, RECHECK))
+    finally:
+        observer.stop()
+        observer.join(WAIT)
 
 
 @dataclass
@@ -72,8 +99,12 @@ class RunningRuntime:
         """Run a CLI command against this runtime (found through the state file)."""
         return greenroom(*args, home=self.home, cwd=self.cwd, stdin=stdin)
 
+    def wait_for(self, condition: Callable[[], Any], what: str) -> Any:
+        """`wait_for`, woken by what this runtime writes (state file, log, journal)."""
+        return wait_for(condition, what, watch=[self.home, self.cwd])
+
     def wait_for_log(self, text: str) -> None:
-        wait_for(lambda: text in self.log(), f"{text!r} in the run log:\n{self.log()}")
+        self.wait_for(lambda: text in self.log(), f"{text!r} in the run log")
 
     def signal(self, signum: int = signal.SIGINT) -> None:
         self.process.send_signal(signum)
@@ -121,7 +152,7 @@ def start_runtime(paths: list[str], *, home: Path, cwd: Path, extra: tuple[str, 
         return state if state.get("pid") == process.pid else None
 
     try:
-        runtime.state = wait_for(ready, "the state file of greenroom run")
+        runtime.state = runtime.wait_for(ready, "the state file of greenroom run")
     except BaseException:
         runtime.close()
         raise

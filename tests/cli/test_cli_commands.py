@@ -3,7 +3,6 @@ ones against a real `greenroom run` subprocess on a free port, found through its
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import signal
 import socket
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from cli_agents import ECHO, STUCK
-from cli_support import RunningRuntime, greenroom, manifest, start_runtime, wait_for
+from cli_support import RunningRuntime, greenroom, manifest, start_runtime
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +97,7 @@ def test_inject_runs_once_per_key_and_journal_shows_the_result(fleet):
                                     "500", "--json"))
         return [e for e in answer["entries"] if e["data"].get("key") == "order-7"]
 
-    [entry] = wait_for(result_entries, "the journaled result of the injected event")
+    [entry] = fleet.wait_for(result_entries, "the journaled result of the injected event")
     assert entry["entry_type"] == "invocation_result"
     table = fleet.cli("journal", "echo", "-n", "3")
     assert table.returncode == 0, table.stderr
@@ -235,19 +234,14 @@ def test_usage_errors_exit_2(tmp_path):
     assert "usage: greenroom stop" in result.stderr
 
 
-def test_demo_runs_the_demo_module_or_says_it_is_missing(tmp_path):
+def test_demo_hands_its_arguments_to_the_demo_module(tmp_path):
     result = greenroom("demo", "--help", home=tmp_path / "home", cwd=tmp_path)
-    if importlib.util.find_spec("greenroom.demo") is None:
-        assert result.returncode == 2
-        assert "demo is not part of this installation" in result.stderr
-    else:
-        assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stderr
+    assert "--duration" in result.stdout
 
 
 def test_the_console_script_is_installed(tmp_path):
-    script = Path(sys.executable).parent / "greenroom"
-    if not script.exists():
-        pytest.skip("greenroom is not installed as a console script in this environment")
+    script = Path(sys.executable).parent / "greenroom"  # pip install -e . puts it there
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True,
                             timeout=60, check=False)
     assert result.returncode == 0
@@ -278,7 +272,7 @@ def test_sigterm_drains_a_run_in_flight_and_a_second_signal_stops_at_once(tmp_pa
     runtime = start_runtime(["stuck.agent"], home=tmp_path / "home", cwd=tmp_path)
     try:
         assert runtime.cli("inject", "stuck", "{}").returncode == 0
-        wait_for(lambda: _status(runtime, "stuck")["in_flight"] == 1, "the run in flight")
+        runtime.wait_for(lambda: _status(runtime, "stuck")["in_flight"] == 1, "the run in flight")
         runtime.signal(signal.SIGTERM)
         runtime.wait_for_log("stopping 1 processes: stuck")
         assert runtime.process.poll() is None  # draining: the run has 600 s
