@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 from yarl import URL
@@ -23,6 +23,9 @@ class StrictConfig(BaseModel):
     """Shared settings: frozen, unknown fields rejected, inputs kept out of error messages."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    ALIASES: ClassVar[Mapping[str, str]] = {}
+    """Other input spellings of fields (alias -> field), for models that accept them."""
 
 
 def rename_aliases(data: Any, aliases: Mapping[str, str]) -> Any:

@@ -10,13 +10,13 @@ audit entry of `PATCH .../secrets/{secret_name}` holds the method, path and stat
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from greenroom.api.errors import ApiError, from_exception
 from greenroom.api.routing import Body, Call, OpenOut, Out, P, Route, Text, validate_body
+from greenroom.configs import StrictConfig
 from greenroom.governance.config import BudgetConfig, HealthConfig, MissionConfig
 from greenroom.runtime.lifecycle import ProcessState
 from greenroom.runtime.process import AgentProcess
@@ -25,10 +25,6 @@ __all__ = ["ROUTES"]
 
 _TAG = "governance"
 _LIVE = (ProcessState.RUNNING, ProcessState.SUSPENDED)
-
-_MISSION_ALIASES = {"max_duration": "timeout_hours"}
-"""`MissionConfig` turns `max_duration` into `timeout_hours` in a validator (not in ALIASES)."""
-
 
 class Reason(Body):
     """Why (kept in the mission's history)."""
@@ -168,13 +164,12 @@ class AnomaliesCleared(Out):
     anomalies_cleared: int
 
 
-def _checked(section: type[BaseModel], current: BaseModel, changes: dict[str, Any],
-             aliases: Mapping[str, str]) -> dict[str, Any]:
+def _checked(section: type[StrictConfig], current: BaseModel, changes: dict[str, Any]
+             ) -> dict[str, Any]:
     """Validate `changes` strictly over `current` (422 naming the field, nothing changed);
     the changes under their field names (an alias such as `max_daily_cost`, or `max_duration`
     in hours, becomes the field it stands for)."""
-    names = {**getattr(section, "ALIASES", {}), **aliases}
-    fields = {names.get(key, key) for key in changes}
+    fields = {section.ALIASES.get(key, key) for key in changes}
     merged = {key: value for key, value in current.model_dump(mode="json").items()
               if key not in fields}
     validated = validate_body(section, {**merged, **changes}).model_dump(mode="json")
@@ -188,7 +183,7 @@ def _live(process: AgentProcess) -> bool:
 async def update_budget(call: Call) -> BudgetUpdated:
     """Change budget limits (overview aliases such as `max_daily_cost` accepted)."""
     process = call.process()
-    changes = _checked(BudgetConfig, process.config.budget, call.raw, {})
+    changes = _checked(BudgetConfig, process.config.budget, call.raw)
     new = await process.update_budget(changes)
     return BudgetUpdated(name=call.name, live=_live(process),
                          budget=BudgetConfig.model_validate(new))
@@ -197,7 +192,7 @@ async def update_budget(call: Call) -> BudgetUpdated:
 async def update_health(call: Call) -> HealthUpdated:
     """Change health thresholds."""
     process = call.process()
-    changes = _checked(HealthConfig, process.config.health, call.raw, {})
+    changes = _checked(HealthConfig, process.config.health, call.raw)
     new = await process.update_health(changes)
     return HealthUpdated(name=call.name, live=_live(process),
                          health=HealthConfig.model_validate(new))
@@ -206,7 +201,7 @@ async def update_health(call: Call) -> HealthUpdated:
 async def update_mission(call: Call) -> MissionUpdated:
     """Change the mission's settings (`check_interval`, `max_duration` accepted)."""
     process = call.process()
-    changes = _checked(MissionConfig, process.config.mission, call.raw, _MISSION_ALIASES)
+    changes = _checked(MissionConfig, process.config.mission, call.raw)
     new = await process.update_mission(changes)
     return MissionUpdated(name=call.name, live=_live(process),
                           mission=MissionConfig.model_validate(new))

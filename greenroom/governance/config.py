@@ -156,7 +156,8 @@ class MissionConfig(StrictConfig):
     row the mission escalates once (and keeps running).
     """
 
-    ALIASES: ClassVar[Mapping[str, str]] = {"check_interval": "eval_every"}
+    ALIASES: ClassVar[Mapping[str, str]] = {"check_interval": "eval_every",
+                                            "max_duration": "timeout_hours"}
 
     enabled: bool = False
     objective: str = ""
@@ -179,14 +180,9 @@ class MissionConfig(StrictConfig):
     @model_validator(mode="before")
     @classmethod
     def _aliases(cls, data: Any) -> Any:
-        data = rename_aliases(data, cls.ALIASES)
-        if isinstance(data, Mapping) and "max_duration" in data:
-            if "timeout_hours" in data:
-                msg = "max_duration: is an alias of timeout_hours; give only one of them"
-                raise ValueError(msg)
-            data = dict(data)
-            data["timeout_hours"] = _duration_hours(data.pop("max_duration"))
-        return data
+        if isinstance(data, Mapping) and "max_duration" in data:  # a duration: into hours
+            data = {**data, "max_duration": _duration_hours(data["max_duration"])}
+        return rename_aliases(data, cls.ALIASES)
 
     @field_validator("eval_model")
     @classmethod

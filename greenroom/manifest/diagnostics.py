@@ -22,12 +22,11 @@ from greenroom.manifest.errors import ManifestIssue
 from greenroom.manifest.schema import AgentManifestSchema, ProcessSettings
 from greenroom.manifest.shorthand import shorthand_aliases
 from greenroom.manifest.source import Path, Problem
-from greenroom.runtime.config import MissionConfig, TriggerConfig
+from greenroom.runtime.config import TriggerConfig
 
 __all__ = ["format_path", "issues_from_problems", "issues_from_validation"]
 
 _EXTRA_ALIASES: Mapping[type[BaseModel], list[tuple[str, str]]] = {
-    MissionConfig: [("max_duration", "timeout_hours")],
     TriggerConfig: shorthand_aliases(),
 }
 _HEAD = re.compile(
@@ -153,7 +152,7 @@ def _model_at(path: Path) -> type[BaseModel] | None:
 
 def _aliases(model: type[BaseModel]) -> list[tuple[str, str]]:
     """(input key, field) pairs a model accepts besides its field names."""
-    declared: Mapping[str, str] = getattr(model, "ALIASES", {})
+    declared: Mapping[str, str] = getattr(model, "ALIASES", {})  # StrictConfig models
     return [*declared.items(), *_EXTRA_ALIASES.get(model, [])]
 
 

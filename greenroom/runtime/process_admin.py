@@ -101,8 +101,8 @@ class ProcessAdmin:
             raise TypeError(msg)
         current: BaseModel = getattr(self.config, part)
         section = _SECTIONS[part]
-        aliases = {**getattr(section, "ALIASES", {}), "max_duration": "timeout_hours"}
-        replaced = {aliases.get(key, key) for key in changes}  # an alias replaces its field
+        replaced = {section.ALIASES.get(key, key) for key in changes}  # an alias replaces
+        # its field
         base = {k: v for k, v in current.model_dump().items() if k not in replaced}
         new = section.model_validate({**base, **changes})
         governor = self._governor(part)

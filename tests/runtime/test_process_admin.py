@@ -223,6 +223,8 @@ async def test_mission_is_paused_resumed_and_failed_by_hand() -> None:
         status = await process.mission_status()
         assert status["state"] == "active"
         assert status["objective"] == "count to three"
+        assert (await process.update_mission({"max_duration": "2h"}))["timeout_hours"] == 2.0
+        assert (await process.update_mission({"check_interval": 4}))["eval_every"] == 4
         assert (await process.pause_mission())["state"] == "paused"
         with pytest.raises(MissionStateError):
             await process.pause_mission()
