@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,60 +41,60 @@ async def two_lookups(invocation: Invocation) -> str:
     return "looked twice"
 
 
-@run_async
-async def test_budget_usage_after_the_last_checkpoint_survives_a_crash() -> None:
-    journal = InMemoryJournal()
-    config = ProcessConfig(
+def budgeted(checkpoint_every: int) -> ProcessConfig:
+    return ProcessConfig(
         model=two_lookups, tools=[lookup],
-        journal=JournalConfig(level="checkpoint", backend="memory", checkpoint_every=100),
+        journal=JournalConfig(level="checkpoint", backend="memory",
+                              checkpoint_every=checkpoint_every),
         budget=BudgetConfig(enabled=True, max_tool_calls_per_day=100),
     )
+
+
+async def run_then_crash(config: ProcessConfig, journal: InMemoryJournal, runs: int,
+                         durable: Callable[[], bool]) -> None:
+    """Run `runs` events, wait until `durable()` holds, then crash: no stop, no checkpoint."""
     first = AgentProcess("p", config, journal=journal)
     log = EventLog()
     first.add_listener(log)
     await first.start()
-    for n in range(3):
+    for n in range(runs):
         await first.inject(event(n))
-    await log.wait_for("invocation.completed", 3)
-    await eventually(lambda: len(journal.read("p", entry_type="invocation_result")) == 3)
-    results = journal.read("p", entry_type="invocation_result")
-    assert [r.data["budget_usage"]["tool_calls"] for r in results] == [2, 2, 2]
-    await asyncio.to_thread(first.system.shutdown)  # a crash: no stop, no final checkpoint
+    await log.wait_for("invocation.completed", runs)
+    await eventually(durable)
+    await asyncio.to_thread(first.system.shutdown)
 
+
+async def tool_calls_left_after_recovery(config: ProcessConfig, journal: InMemoryJournal,
+                                         expected: int) -> None:
     second = AgentProcess("p", config, journal=journal)
     await second.start()
     try:
         await eventually(lambda: (second.status()["budget"] or {}).get("tool_calls_per_day")
-                         == 94)
+                         == expected)
     finally:
         await second.close()
+
+
+@run_async
+async def test_budget_usage_after_the_last_checkpoint_survives_a_crash() -> None:
+    journal = InMemoryJournal()
+    config = budgeted(checkpoint_every=100)
+    await run_then_crash(
+        config, journal, 3,
+        lambda: len(journal.read("p", entry_type="invocation_result")) == 3)
+    results = journal.read("p", entry_type="invocation_result")
+    assert [r.data["budget_usage"]["tool_calls"] for r in results] == [2, 2, 2]
+    await tool_calls_left_after_recovery(config, journal, 94)
 
 
 @run_async
 async def test_runs_settled_before_a_checkpoint_are_counted_once() -> None:
     journal = InMemoryJournal()
-    config = ProcessConfig(
-        model=two_lookups, tools=[lookup],
-        journal=JournalConfig(level="checkpoint", backend="memory", checkpoint_every=1),
-        budget=BudgetConfig(enabled=True, max_tool_calls_per_day=100),
-    )
-    first = AgentProcess("p", config, journal=journal)
-    log = EventLog()
-    first.add_listener(log)
-    await first.start()
-    for n in range(2):
-        await first.inject(event(n))
-    await log.wait_for("invocation.completed", 2)
-    await eventually(lambda: (journal.last_checkpoint("p") or {}).get("invocation_count") == 2)
-    await asyncio.to_thread(first.system.shutdown)
-
-    second = AgentProcess("p", config, journal=journal)
-    await second.start()
-    try:
-        await eventually(lambda: (second.status()["budget"] or {}).get("tool_calls_per_day")
-                         == 96)
-    finally:
-        await second.close()
+    config = budgeted(checkpoint_every=1)
+    await run_then_crash(
+        config, journal, 2,
+        lambda: (journal.last_checkpoint("p") or {}).get("invocation_count") == 2)
+    await tool_calls_left_after_recovery(config, journal, 96)
 
 
 @run_async
