@@ -1,5 +1,8 @@
 """Operator actions on a process's own state, run inside its `ProcessActor`'s turn.
 
+Reads and changes that need only the record take it (the facade calls them directly when no
+actor runs); those that journal or requeue take the actor.
+
 The inbox, the context and the dead letters belong to the process actor: only its turns touch
 them. An `Administer` message carries one of these functions; the actor calls it with itself and
 replies with the result, so an operator's change is ordered with the runs, journaled like the
@@ -32,14 +35,10 @@ if TYPE_CHECKING:
 __all__ = [
     "Administer",
     "clear_dead_letters",
-    "clear_dead_letters_of",
     "clear_inbox",
     "context_view",
-    "context_view_of",
     "dead_letters",
-    "dead_letters_of",
     "inbox_status",
-    "inbox_status_of",
     "redeliver",
     "update_context",
 ]
@@ -54,13 +53,8 @@ class Administer(Generic[T]):
     operation: Callable[[ProcessActor], T]
 
 
-def inbox_status(actor: ProcessActor) -> dict[str, Any]:
+def inbox_status(record: ProcessRecord) -> dict[str, Any]:
     """`{enabled, pending_messages, pending_questions, oldest_message_age_seconds, messages}`."""
-    return inbox_status_of(actor.record)
-
-
-def inbox_status_of(record: ProcessRecord) -> dict[str, Any]:
-    """`inbox_status` read from the record (when no actor runs)."""
     inbox = record.inbox
     if inbox is None:
         return {"enabled": False, "pending_messages": 0, "pending_questions": 0,
@@ -83,13 +77,8 @@ def clear_inbox(actor: ProcessActor) -> int:
     return removed
 
 
-def context_view(actor: ProcessActor) -> dict[str, Any]:
+def context_view(record: ProcessRecord) -> dict[str, Any]:
     """The context state and which keys an operator may write (the caller redacts)."""
-    return context_view_of(actor.record)
-
-
-def context_view_of(record: ProcessRecord) -> dict[str, Any]:
-    """`context_view` read from the record (when no actor runs)."""
     context = record.context
     return {
         "state": context.state_snapshot(),
@@ -115,14 +104,9 @@ def update_context(actor: ProcessActor, values: Mapping[str, Any]) -> list[str]:
     return sorted(values)
 
 
-def dead_letters(actor: ProcessActor) -> list[dict[str, Any]]:
+def dead_letters(record: ProcessRecord) -> list[dict[str, Any]]:
     """The dead letters kept (oldest first): the event, and why it did not run (the caller
     redacts)."""
-    return dead_letters_of(actor.record)
-
-
-def dead_letters_of(record: ProcessRecord) -> list[dict[str, Any]]:
-    """`dead_letters` read from the record (when no actor runs)."""
     return [_dead_letter(dead) for dead in record.queue.dead]
 
 
@@ -153,13 +137,8 @@ def redeliver(actor: ProcessActor, event_ids: list[str] | None) -> list[str]:
     return [actor.readmit(_again(entry.event)) for entry in chosen]
 
 
-def clear_dead_letters(actor: ProcessActor) -> int:
+def clear_dead_letters(record: ProcessRecord) -> int:
     """Forget the kept dead letters (the count of all dead letters stays); returns how many."""
-    return clear_dead_letters_of(actor.record)
-
-
-def clear_dead_letters_of(record: ProcessRecord) -> int:
-    """`clear_dead_letters` on the record (when no actor runs)."""
     queue = record.queue
     cleared = len(queue.dead)
     queue.dead.clear()

@@ -125,9 +125,7 @@ class ProcessAdmin:
 
     async def inbox_status(self) -> dict[str, Any]:
         """Counts, the oldest message's age and one summary per message (never the content)."""
-        if self._live_handle() is None:
-            return admin_ops.inbox_status_of(self._record)
-        return await self._in_turn(admin_ops.inbox_status)
+        return await self._on_record(admin_ops.inbox_status)
 
     async def clear_inbox(self) -> int:
         """Remove every message; a waiting `ask` fails with `InboxError`. Returns the count."""
@@ -244,11 +242,7 @@ class ProcessAdmin:
 
     async def get_context(self) -> dict[str, Any]:
         """The context state (secrets redacted), the writable keys, whether all are writable."""
-        if self._live_handle() is None:
-            view = admin_ops.context_view_of(self._record)
-        else:
-            view = await self._in_turn(admin_ops.context_view)
-        return await self._redacted(view)
+        return await self._redacted(await self._on_record(admin_ops.context_view))
 
     async def update_context(self, state: Mapping[str, Any]) -> list[str]:
         """Write keys into the context, all or nothing (`ContextWriteDenied` names the keys
@@ -264,11 +258,7 @@ class ProcessAdmin:
 
     async def dead_letters(self) -> list[dict[str, Any]]:
         """The kept dead letters, oldest first: event, trigger, reason, payload."""
-        if self._live_handle() is None:
-            letters = admin_ops.dead_letters_of(self._record)
-        else:
-            letters = await self._in_turn(admin_ops.dead_letters)
-        return await self._redacted(letters)
+        return await self._redacted(await self._on_record(admin_ops.dead_letters))
 
     async def redeliver_dead_letters(self, event_ids: list[str] | None = None) -> list[str]:
         """Queue dead letters again as new events (all when `event_ids` is None); the new ids.
@@ -278,9 +268,7 @@ class ProcessAdmin:
 
     async def clear_dead_letters(self) -> int:
         """Forget the kept dead letters; returns how many."""
-        if self._live_handle() is None:
-            return admin_ops.clear_dead_letters_of(self._record)
-        return await self._in_turn(admin_ops.clear_dead_letters)
+        return await self._on_record(admin_ops.clear_dead_letters)
 
     # Plumbing ----------------------------------------------------------------------------------
 
@@ -293,6 +281,12 @@ class ProcessAdmin:
         redactor: Redactor = await scope.ask(GetRedactor(), block=False)
         redacted: T = redactor.redact_data(data)
         return redacted
+
+    async def _on_record(self, operation: Callable[[ProcessRecord], T]) -> T:
+        """`operation(record)` in the process actor's turn, or directly when no actor runs."""
+        if self._live_handle() is None:
+            return operation(self._record)
+        return await self._in_turn(lambda actor: operation(actor.record))
 
     def _live_handle(self) -> ChildHandle | None:
         handle = self._handle
