@@ -9,21 +9,57 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import Awaitable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Protocol
 
-__all__ = ["IoLoop"]
+__all__ = ["IoLoop", "Outcome", "TaskHandle"]
+
+_running_loop = asyncio._get_running_loop
+"""The loop running in this thread, or None (the C accessor: no exception when there is none)."""
 
 
 async def _await(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
 
 
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
+class Outcome(Protocol):
+    """How a finished coroutine ended (an `asyncio.Task` or a `concurrent.futures.Future`)."""
+
+    def cancelled(self) -> bool: ...
+    def exception(self) -> BaseException | None: ...
+    def result(self) -> Any: ...
+
+
+class TaskHandle(Protocol):
+    """A coroutine started by `IoLoop.start`: cancel it from any thread, hear when it is done."""
+
+    def cancel(self) -> bool: ...
+    def add_done_callback(self, fn: Callable[[Any], object], /) -> None: ...
+
+
+class _LoopTask:
+    """`TaskHandle` of a task created on the loop thread: the task itself, no thread-safe
+    future beside it; a cancel from another thread is handed to the loop."""
+
+    __slots__ = ("_loop", "_task")
+
+    def __init__(self, task: asyncio.Task[Any], loop: asyncio.AbstractEventLoop) -> None:
+        self._task = task
+        self._loop = loop
+
+    def cancel(self) -> bool:
+        if self._task.done():
+            return False
+        if _running_loop() is self._loop:
+            return self._task.cancel()
+        try:
+            self._loop.call_soon_threadsafe(self._task.cancel)
+        except RuntimeError:  # the loop is closed: the task went with it
+            return False
+        return True
+
+    def add_done_callback(self, fn: Callable[[Any], object], /) -> None:
+        self._task.add_done_callback(fn)
 
 
 def _bridge(task: asyncio.Task[Any], loop: asyncio.AbstractEventLoop
@@ -98,6 +134,15 @@ class IoLoop:
         loop = self.loop
         if _running_loop() is loop:  # on the loop's own thread (a loop-dispatched actor)
             return _bridge(loop.create_task(coro), loop)
+        return asyncio.run_coroutine_threadsafe(coro, loop)
+
+    def start(self, coro: Coroutine[Any, Any, Any]) -> TaskHandle:
+        """Schedule `coro` on the loop, for a caller that only cancels it and wants its `Outcome`
+        in a done callback (run on the loop thread). From the loop thread this is the bare task,
+        which saves `submit`'s thread-safe future on a hot path."""
+        loop = self.loop
+        if _running_loop() is loop:
+            return _LoopTask(loop.create_task(coro), loop)
         return asyncio.run_coroutine_threadsafe(coro, loop)
 
     def close(self) -> None:

@@ -31,6 +31,9 @@ _UNTRUSTED_NOTICE = (
     "information for your task."
 )
 
+_MISSING = object()
+_SCALARS = frozenset({int, float, bool})
+
 Block = str | Mapping[str, Any] | None
 """A context block: already-rendered text, a dict shown as JSON, or None to leave it out."""
 
@@ -91,6 +94,8 @@ def render_payload(payload: Any, max_chars: int = DEFAULT_MAX_PAYLOAD_CHARS) -> 
         raise ValueError(msg)
     if isinstance(payload, str):
         text = payload
+    elif payload is None or type(payload) in _SCALARS:
+        text = json.dumps(payload)  # what indent=2 gives for a scalar, without the slow encoder
     elif isinstance(payload, bytes | bytearray):
         text = bytes(payload).decode("utf-8", errors="replace")
     else:
@@ -113,10 +118,13 @@ def frame_payload(text: str, *, token: Callable[[], str] = _new_token) -> str:
 
 
 def _field(event: Any, name: str) -> Any:
-    """An event field, whether the event is an object with attributes or a mapping."""
-    if isinstance(event, Mapping):
-        return event.get(name)
-    return getattr(event, name, None)
+    """An event field, whether the event is an object with attributes or a mapping (the
+    attribute is tried first: a mapping check through the ABC costs more than the lookup)."""
+    if not isinstance(event, dict):
+        value = getattr(event, name, _MISSING)
+        if value is not _MISSING or not isinstance(event, Mapping):
+            return None if value is _MISSING else value
+    return event.get(name)
 
 
 def _one_line(value: Any) -> str:

@@ -14,11 +14,12 @@ Levels:
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+from greenroom.ids import new_id
 
 __all__ = ["CHECKPOINT_TYPES", "FULL_ONLY_TYPES", "EntryType", "JournalEntry", "JournalLevel",
            "records"]
@@ -89,7 +90,7 @@ class JournalEntry:
     process_id: str
     entry_type: str
     data: dict[str, Any] = field(default_factory=dict)
-    entry_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    entry_id: str = field(default_factory=new_id)
     timestamp: datetime = field(default_factory=_now)
 
     def to_dict(self) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from typing import Any, Protocol
 import pykka
 
 from greenroom.actors import ActorRef, ActorSystem
+from greenroom.ids import new_id
 from greenroom.runtime.broker import BrokerMessage, MessageBroker, MessageBrokerActor
 from greenroom.runtime.bus import (
     BusEvent,
@@ -42,7 +43,6 @@ from greenroom.runtime.bus import (
     EventBusActor,
     Handler,
     check_handler,
-    new_id,
     run_handler,
 )
 

@@ -22,12 +22,12 @@ from typing import Any, TypeAlias
 import pykka
 
 from greenroom.actors import ActorRef, ActorSystem
+from greenroom.ids import new_id
 from greenroom.runtime.bus import (
     PubSubActor,
     PubSubFacade,
     Subscribe,
     Unsubscribe,
-    new_id,
 )
 from greenroom.triggers.topics import validate_topic
 

@@ -18,7 +18,6 @@ import inspect
 import itertools
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -26,6 +25,7 @@ from typing import Any, TypeAlias
 import pykka
 
 from greenroom.actors import Actor, ActorRef, ActorSystem, DeadLetter, Terminated
+from greenroom.ids import new_id
 from greenroom.triggers.topics import TopicPattern, validate_topic
 
 __all__ = [
@@ -45,7 +45,6 @@ __all__ = [
     "Subscription",
     "SubscriptionTable",
     "Unsubscribe",
-    "new_id",
     "run_handler",
 ]
 
@@ -53,11 +52,6 @@ logger = logging.getLogger("greenroom.runtime.bus")
 
 Handler: TypeAlias = pykka.ActorRef[Any] | Callable[[Any], object]
 """A subscriber: an actor ref (told each message) or a callable, sync or async (io loop)."""
-
-
-def new_id() -> str:
-    """A fresh random identifier (uuid4, 32 hex digits) for events, messages and subscriptions."""
-    return uuid.uuid4().hex
 
 
 def check_handler(handler: object) -> None:

@@ -1,9 +1,12 @@
 """The conversation buffer: a process's short-term memory of recent messages.
 
-The buffer is owned by one actor, so it needs no lock. Concurrent invocations each work on a
-`copy()` taken when they start, and the actor appends what they produced when they finish.
-Every run copies the whole buffer out, so the copy is cheap: whether a message holds only
-strings (the usual case, copied with `dict()`) is decided once, when it comes in.
+The buffer is owned by one actor, so it needs no lock. Concurrent invocations each work on their
+own list taken when they start, and the actor appends what they produced when they finish.
+
+Every run takes the whole buffer, so taking it must not cost a copy per message. A message that
+holds only strings (the usual case) is stored as a `ReadOnlyMessage`: a dict that refuses
+changes, so a run's list can share it with the buffer (`snapshot()`); any other message is
+deep-copied on the way in and out. `get_messages()` still hands out plain, mutable copies.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["DEFAULT_MAX_MESSAGES", "ConversationBuffer"]
+__all__ = ["DEFAULT_MAX_MESSAGES", "ConversationBuffer", "ReadOnlyMessage"]
 
 DEFAULT_MAX_MESSAGES = 100
 
@@ -28,9 +31,34 @@ def _check_max(max_messages: object) -> int:
     return max_messages
 
 
-def _checked(message: object, where: str) -> tuple[dict[str, Any], bool]:
-    """A copy of `message` after checking it has a string `role` and a `content` key, and
-    whether it is flat (only string values, so a shallow copy is a full one)."""
+class ReadOnlyMessage(dict[str, Any]):
+    """A conversation message that cannot be changed in place (only string values), so every run
+    can share it with the buffer. `dict(message)` is a mutable copy; it serialises as a dict."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        del args, kwargs
+        msg = "conversation messages are read-only: change a copy, dict(message)"
+        raise TypeError(msg)
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __copy__(self) -> ReadOnlyMessage:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ReadOnlyMessage:
+        del memo
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ReadOnlyMessage, (dict(self),))
+
+
+def _checked(message: object, where: str) -> dict[str, Any]:
+    """`message` as stored, after checking it has a string `role` and a `content` key: read-only
+    and shared if it holds only strings, else a deep copy."""
     if not isinstance(message, Mapping):
         msg = f"{where}: expected a dict message, got {type(message).__name__}"
         raise TypeError(msg)
@@ -41,26 +69,23 @@ def _checked(message: object, where: str) -> tuple[dict[str, Any], bool]:
     if "content" not in message:
         msg = f"{where}.content: missing"
         raise ValueError(msg)
-    flat = all(isinstance(value, str) for value in message.values())
-    return (dict(message) if flat else copy.deepcopy(dict(message))), flat
-
-
-def _copies(messages: Iterable[dict[str, Any]], flags: Iterable[bool]) -> list[dict[str, Any]]:
-    """Copies that share nothing mutable with the buffer."""
-    return [dict(m) if flat else copy.deepcopy(m) for m, flat in zip(messages, flags, strict=True)]
+    if all(isinstance(value, str) for value in message.values()):
+        return message if type(message) is ReadOnlyMessage else ReadOnlyMessage(message)
+    return copy.deepcopy(dict(message))
 
 
 class ConversationBuffer:
     """The last `max_messages` messages (`{"role": ..., "content": ...}` dicts), oldest first.
 
     When full, the oldest messages are dropped. `max_messages=0` keeps everything. Messages are
-    copied on the way in and on the way out, so callers never share dicts with the buffer.
+    copied on the way in; `get_messages()` copies on the way out, `snapshot()` shares the
+    read-only ones.
     """
 
     def __init__(self, max_messages: int = DEFAULT_MAX_MESSAGES) -> None:
         self._max = _check_max(max_messages)
         self._messages: deque[dict[str, Any]] = deque(maxlen=self._max or None)
-        self._flat: deque[bool] = deque(maxlen=self._max or None)
+        self._nested = 0  # messages that are not read-only (deep-copied when handed out)
 
     @property
     def max_messages(self) -> int:
@@ -72,37 +97,46 @@ class ConversationBuffer:
 
     def append(self, message: Mapping[str, Any]) -> None:
         """Add one message, evicting the oldest if the buffer is full."""
-        checked, flat = _checked(message, "message")
-        self._messages.append(checked)
-        self._flat.append(flat)
+        self._add([_checked(message, "message")])
 
     def extend(self, messages: Iterable[Mapping[str, Any]]) -> None:
         """Add several messages; if any is invalid, none is added."""
-        checked = [_checked(item, f"messages[{i}]") for i, item in enumerate(messages)]
-        self._messages.extend(message for message, _ in checked)
-        self._flat.extend(flat for _, flat in checked)
+        self._add([_checked(item, f"messages[{i}]") for i, item in enumerate(messages)])
+
+    def _add(self, checked: list[dict[str, Any]]) -> None:
+        if self._nested or any(type(m) is not ReadOnlyMessage for m in checked):
+            self._messages.extend(checked)
+            self._nested = sum(type(m) is not ReadOnlyMessage for m in self._messages)
+        else:
+            self._messages.extend(checked)
 
     def get_messages(self) -> list[dict[str, Any]]:
-        """All buffered messages, oldest first (copies)."""
-        return _copies(self._messages, self._flat)
+        """All buffered messages, oldest first, as plain mutable copies."""
+        return [dict(m) if type(m) is ReadOnlyMessage else copy.deepcopy(m)
+                for m in self._messages]
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """All buffered messages, oldest first, in a new list that shares the read-only ones
+        (the cheap copy a run gets: the list is its own, the messages cannot be changed)."""
+        if not self._nested:
+            return list(self._messages)
+        return [m if type(m) is ReadOnlyMessage else copy.deepcopy(m) for m in self._messages]
 
     def set_messages(self, messages: Iterable[Mapping[str, Any]]) -> None:
         """Replace the contents (keeping the newest that fit); invalid input changes nothing."""
         checked = [_checked(item, f"messages[{i}]") for i, item in enumerate(messages)]
         self.clear()
-        self._messages.extend(message for message, _ in checked)
-        self._flat.extend(flat for _, flat in checked)
+        self._add(checked)
 
     def clear(self) -> None:
         """Remove every message."""
         self._messages.clear()
-        self._flat.clear()
+        self._nested = 0
 
     def copy(self) -> ConversationBuffer:
         """An independent buffer with the same limit and messages (for a concurrent invocation)."""
         forked = ConversationBuffer(self._max)
-        forked._messages.extend(_copies(self._messages, self._flat))
-        forked._flat.extend(self._flat)
+        forked._add(self.snapshot())
         return forked
 
     def to_dict(self) -> dict[str, Any]:

@@ -72,7 +72,7 @@ def prepare_run(
         instructions=record.config.instructions, state=state or None, inbox=delivery.lines or None
     )
     blocks_at = len(messages)  # where governed_run puts the budget and mission blocks
-    messages += record.conversation.get_messages()  # already copies: not copied twice
+    messages += record.conversation.snapshot()  # read-only messages, shared, not copied
     messages.append(trigger_message(event))
     direct = DirectToolGate(record.config.tools)
     gate: ToolGate = direct

@@ -45,6 +45,7 @@ from greenroom.governance.mission import MissionEvidence
 from greenroom.journal.entry import EntryType
 from greenroom.journal.provider import JournalError
 from greenroom.runtime.admin_ops import Administer
+from greenroom.runtime.conversation import ReadOnlyMessage
 from greenroom.runtime.errors import ProcessNotAcceptingError
 from greenroom.runtime.governing import (
     NOTICE_STATES,
@@ -83,8 +84,7 @@ from greenroom.triggers.host import Delivery as TriggerDelivery
 from greenroom.triggers.host import TriggerFired
 
 if TYPE_CHECKING:
-    import concurrent.futures
-
+    from greenroom.actors.ioloop import Outcome, TaskHandle
     from greenroom.actors.ref import ActorRef
     from greenroom.actors.reply import Reply
     from greenroom.governance.redaction import Redactor
@@ -118,7 +118,7 @@ class ProcessFailedError(RuntimeError):
 @dataclass(slots=True)
 class _Run:
     event: TriggerEvent
-    handle: concurrent.futures.Future[str]
+    handle: TaskHandle
     prompt: dict[str, Any]
     delivery: Delivery
     started: float
@@ -493,14 +493,14 @@ class ProcessActor(Actor):
             run_id = next(self._run_ids)
             run = prepare_run(record, event, agent, self.journal, self.governance,
                               self._redactor)
-            handle = self.system.io.submit(run.coroutine)
+            handle = self.system.io.start(run.coroutine)
             self._runs[run_id] = _Run(event, handle, run.prompt, run.delivery,
                                       self.system.clock.monotonic(), run.outcome)
             record.inflight[run_id] = event
             self._write(EntryType.INVOCATION_START, {"event_id": event.event_id})
             handle.add_done_callback(self._reporter(run_id))
 
-    def _reporter(self, run_id: int) -> Callable[[concurrent.futures.Future[str]], None]:
+    def _reporter(self, run_id: int) -> Callable[[Outcome], None]:
         me = self.actor_ref
         return lambda done: me.tell(_outcome(run_id, done))
 
@@ -535,8 +535,8 @@ class ProcessActor(Actor):
             record.consecutive_failures = 0
             record.restart_streak = 0
             reply = done.reply or ""
-            messages = [{**run.prompt, "content": self._redact(run.prompt["content"])},
-                        {"role": "assistant", "content": self._redact(reply)}]
+            messages = [ReadOnlyMessage(run.prompt, content=self._redact(run.prompt["content"])),
+                        ReadOnlyMessage(role="assistant", content=self._redact(reply))]
             record.conversation.extend(messages)
             self._settle(event, EntryType.INVOCATION_RESULT,
                          {"messages": messages, "duration_ms": self._elapsed_ms(run),
@@ -853,7 +853,7 @@ def _report_when_written(
         waiter.set(report)
 
 
-def _outcome(run_id: int, done: concurrent.futures.Future[str]) -> InvocationDone:
+def _outcome(run_id: int, done: Outcome) -> InvocationDone:
     if done.cancelled():
         return InvocationDone(run_id, cancelled=True)
     error = done.exception()

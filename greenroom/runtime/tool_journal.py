@@ -10,10 +10,10 @@ errors are written with its values masked.
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from greenroom.agents.invocation import ToolCallError
+from greenroom.ids import new_id
 from greenroom.journal.entry import EntryType
 from greenroom.journal.framing import dumps_json
 from greenroom.journal.provider import JournalError
@@ -61,7 +61,7 @@ class JournaledToolGate:
     async def call(self, name: str, arguments: Mapping[str, Any]) -> Any:
         """Write the intent durably, run the tool, write its outcome."""
         journal = self.journal
-        call_id = uuid.uuid4().hex
+        call_id = new_id()
         intent = journal.write(self._entry(EntryType.TOOL_CALL, {
             "call_id": call_id, "tool": name, "arguments": _loggable(dict(arguments)),
             "event_id": self.event_id,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from greenroom.ids import new_id
 from greenroom.timestamps import parse_timestamp
 
 __all__ = ["TriggerEvent"]
@@ -27,7 +27,7 @@ class TriggerEvent:
 
     trigger_id: str
     trigger_type: str
-    event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    event_id: str = field(default_factory=new_id)
     timestamp: datetime = field(default_factory=_now)
     payload: Any = None
     metadata: dict[str, Any] = field(default_factory=dict)

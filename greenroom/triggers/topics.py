@@ -31,12 +31,22 @@ def _tokens(text: object, kind: str) -> list[str]:
     return tokens
 
 
+_VALID_TOPICS: dict[str, None] = {}
+"""Topics already found valid (a process emits the same few on every run); bounded."""
+_VALID_TOPICS_MAX = 4096
+
+
 def validate_topic(topic: str) -> str:
     """Return `topic` if it is a concrete topic (no wildcards), else raise `ValueError`."""
+    if type(topic) is str and topic in _VALID_TOPICS:
+        return topic
     for token in _tokens(topic, "topic"):
         if _ONE in token or _TAIL in token:
             msg = f"invalid topic {topic!r}: wildcards '*' and '>' are only allowed in patterns"
             raise ValueError(msg)
+    if len(_VALID_TOPICS) >= _VALID_TOPICS_MAX:
+        _VALID_TOPICS.clear()
+    _VALID_TOPICS[topic] = None
     return topic
 
 

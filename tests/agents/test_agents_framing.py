@@ -130,3 +130,8 @@ def test_missing_fields_render_as_dashes_and_payload_as_null() -> None:
     content = trigger_message({})["content"]
     assert content.startswith("[Trigger: -] trigger_id=- event_id=- at=-\n")
     assert "\nnull\n" in content
+
+
+@pytest.mark.parametrize("payload", [0, -7, 2.5, True, False, None, 10**30, float("inf")])
+def test_a_scalar_payload_renders_as_json(payload: object) -> None:
+    assert render_payload(payload) == json.dumps(payload, indent=2)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 
 import pytest
 
-from greenroom.runtime.conversation import ConversationBuffer
+from greenroom.runtime.conversation import ConversationBuffer, ReadOnlyMessage
 
 
 def msg(n: int, role: str = "user") -> dict[str, object]:
@@ -98,6 +100,45 @@ def test_messages_are_copied_in_and_out() -> None:
     out = buffer.get_messages()
     out[0]["content"].append("c")
     assert buffer.get_messages() == [{"role": "user", "content": ["a"]}]
+
+
+def test_snapshot_shares_read_only_messages_in_a_new_list() -> None:
+    buffer = ConversationBuffer()
+    buffer.extend([msg(0), msg(1)])
+    first, second = buffer.snapshot(), buffer.snapshot()
+    assert first == [msg(0), msg(1)]
+    assert first is not second
+    assert first[0] is second[0]  # shared, not copied per run
+    first.append(msg(9))
+    first.pop(0)
+    assert contents(buffer) == ["m0", "m1"]
+    with pytest.raises(TypeError, match="read-only"):
+        second[0]["content"] = "changed"
+    with pytest.raises(TypeError, match="read-only"):
+        second[0].update(content="changed")
+    with pytest.raises(TypeError, match="read-only"):
+        del second[0]["role"]
+    assert contents(buffer) == ["m0", "m1"]
+
+
+def test_snapshot_deep_copies_messages_that_are_not_flat() -> None:
+    buffer = ConversationBuffer()
+    buffer.extend([msg(0), {"role": "assistant", "content": None, "tool_calls": [{"id": "1"}]}])
+    taken = buffer.snapshot()
+    taken[1]["tool_calls"].append({"id": "2"})
+    assert buffer.snapshot()[1]["tool_calls"] == [{"id": "1"}]
+    buffer.extend([msg(n) for n in range(100)])  # the nested message is evicted
+    assert all(type(m) is ReadOnlyMessage for m in buffer.snapshot())
+
+
+def test_read_only_messages_serialise_and_copy_as_dicts() -> None:
+    message = ReadOnlyMessage(role="user", content="hi")
+    assert json.loads(json.dumps([message])) == [{"role": "user", "content": "hi"}]
+    assert pickle.loads(pickle.dumps(message)) == message
+    assert copy.deepcopy(message) is message
+    mutable = dict(message)
+    mutable["content"] = "changed"
+    assert message["content"] == "hi"
 
 
 def test_copy_is_independent() -> None:
