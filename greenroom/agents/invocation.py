@@ -27,6 +27,7 @@ __all__ = [
     "ToolCallError",
     "ToolDenied",
     "ToolGate",
+    "ToolTable",
     "validate_tool_call",
 ]
 
@@ -105,6 +106,24 @@ def _check_arguments(spec: ToolSpec, arguments: Mapping[str, Any]) -> None:
         raise ToolCallError(msg, tool=spec.name)
 
 
+class ToolTable:
+    """Python callables as tools, each described once (`tool_spec`), so that the gates of many
+    runs share one table instead of rebuilding every JSON schema per run."""
+
+    __slots__ = ("specs", "tools")
+
+    def __init__(self, tools: Iterable[Callable[..., Any]] = ()) -> None:
+        self.tools: dict[str, Callable[..., Any]] = {}
+        self.specs: dict[str, ToolSpec] = {}
+        for tool in tools:
+            spec = tool_spec(tool)
+            if spec.name in self.specs:
+                msg = f"tools: two tools are named {spec.name!r}"
+                raise ValueError(msg)
+            self.tools[spec.name] = tool
+            self.specs[spec.name] = spec
+
+
 class DirectToolGate:
     """A gate that runs Python callables itself, with no governance.
 
@@ -112,16 +131,10 @@ class DirectToolGate:
     async tools are awaited. It counts tool calls that reached a tool, failed ones and LLM turns.
     """
 
-    def __init__(self, tools: Iterable[Callable[..., Any]] = ()) -> None:
-        self._tools: dict[str, Callable[..., Any]] = {}
-        self._specs: dict[str, ToolSpec] = {}
-        for tool in tools:
-            spec = tool_spec(tool)
-            if spec.name in self._specs:
-                msg = f"tools: two tools are named {spec.name!r}"
-                raise ValueError(msg)
-            self._tools[spec.name] = tool
-            self._specs[spec.name] = spec
+    def __init__(self, tools: Iterable[Callable[..., Any]] | ToolTable = ()) -> None:
+        table = tools if isinstance(tools, ToolTable) else ToolTable(tools)
+        self._tools = table.tools
+        self._specs = table.specs
         self.tool_calls = 0
         self.tool_errors = 0
         self.llm_turns = 0

@@ -45,6 +45,7 @@ from greenroom.runtime.bus import (
     check_handler,
     run_handler,
 )
+from greenroom.runtime.interest import Interest
 
 __all__ = [
     "BrokerAdapter",
@@ -460,18 +461,20 @@ class BrokerAdapter(_Adapter):
 
 
 def as_event_bus(
-    obj: object | None, system: ActorSystem, *, name: str = "event-bus"
+    obj: object | None, system: ActorSystem, *, name: str = "event-bus",
+    interest: Interest | None = None,
 ) -> EventBusLike:
     """The runtime's event bus: a new `EventBus` for None, ours as is, anything else adapted.
 
-    An actor ref of an `EventBusActor` is wrapped in an `EventBus` facade without a new actor.
+    An actor ref of an `EventBusActor` is wrapped in an `EventBus` facade without a new actor
+    (with the `Interest` that actor publishes to, if any).
     """
     if obj is None:
         return EventBus(system, name)
     if isinstance(obj, EventBus | EventBusAdapter):
         return obj
     if isinstance(obj, ActorRef) and issubclass(obj.actor_class, EventBusActor):
-        return EventBus(system, ref=obj)
+        return EventBus(system, ref=obj, interest=interest)
     return EventBusAdapter(obj, system)
 
 

@@ -26,6 +26,7 @@ import pykka
 
 from greenroom.actors import Actor, ActorRef, ActorSystem, DeadLetter, Terminated
 from greenroom.ids import new_id
+from greenroom.runtime.interest import Interest
 from greenroom.triggers.topics import TopicPattern, validate_topic
 
 __all__ = [
@@ -52,6 +53,13 @@ logger = logging.getLogger("greenroom.runtime.bus")
 
 Handler: TypeAlias = pykka.ActorRef[Any] | Callable[[Any], object]
 """A subscriber: an actor ref (told each message) or a callable, sync or async (io loop)."""
+
+
+def check_source(source: object) -> None:
+    """Raise `TypeError` unless an event's `source` is a string."""
+    if not isinstance(source, str):
+        msg = f"source must be a string, got {type(source).__name__}"
+        raise TypeError(msg)
 
 
 def check_handler(handler: object) -> None:
@@ -152,9 +160,7 @@ class Emit:
 
     def __post_init__(self) -> None:
         validate_topic(self.event.event_type)
-        if not isinstance(self.event.source, str):
-            msg = f"source must be a string, got {type(self.event.source).__name__}"
-            raise TypeError(msg)
+        check_source(self.event.source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,6 +427,7 @@ class PubSubActor(Actor):
             request.subscription_id, request.pattern, request.handler, request.queue_group
         )
         replaced = self._table.add(sub)
+        self._table_changed(sub.subscription_id)
         if replaced is not None:
             self._release(replaced.handler)
         handler = sub.handler
@@ -436,13 +443,21 @@ class PubSubActor(Actor):
             removed = [] if sub is None else [sub]
         else:
             removed = self._table.remove_handler(request.target, request.pattern)
+        if removed:
+            self._table_changed()
         for sub in removed:
             self._release(sub.handler)
         return bool(removed)
 
     def _drop_handler(self, handler: Handler) -> None:
-        for sub in self._table.remove_handler(handler):
+        removed = self._table.remove_handler(handler)
+        if removed:
+            self._table_changed()
+        for sub in removed:
             self._release(sub.handler)
+
+    def _table_changed(self, applied: str | None = None) -> None:
+        """Hook: the table changed (`applied`: the id of the subscription just added)."""
 
     def _release(self, handler: Handler) -> None:
         if not isinstance(handler, ActorRef) or handler not in self._watched:
@@ -454,7 +469,24 @@ class PubSubActor(Actor):
 
 
 class EventBusActor(PubSubActor):
-    """The node's event bus: `Emit(event)` reaches every subscription whose pattern matches."""
+    """The node's event bus: `Emit(event)` reaches every subscription whose pattern matches.
+
+    With an `Interest`, it republishes its patterns there at start and after every change, so
+    emitters can skip events that no subscriber wants (`greenroom.runtime.interest`).
+    """
+
+    def __init__(self, interest: Interest | None = None) -> None:
+        super().__init__()
+        self._interest = interest
+
+    def on_start(self) -> None:
+        """A fresh (or restarted) bus has an empty table: say so."""
+        super().on_start()
+        self._table_changed()
+
+    def _table_changed(self, applied: str | None = None) -> None:
+        if self._interest is not None:
+            self._interest.table_changed((sub.pattern for sub in self._table), applied)
 
     def unpack(self, message: Any) -> tuple[str, Any, str] | None:
         """`Emit(event)` publishes the event on its type; the reply is the number reached."""
@@ -523,33 +555,59 @@ class EventBus(PubSubFacade):
     """
 
     def __init__(
-        self, system: ActorSystem, name: str = "event-bus", *, ref: ActorRef[Any] | None = None
+        self, system: ActorSystem, name: str = "event-bus", *, ref: ActorRef[Any] | None = None,
+        interest: Interest | None = None,
     ) -> None:
+        """`interest`: the one the bus actor behind `ref` publishes to (spawning here makes
+        one); without it every event is sent to the bus."""
+        owned = ref is None
+        if ref is None:
+            interest = Interest()
+            ref = system.spawn(EventBusActor, interest, name=name)
         super().__init__(system, EventBusActor, name, ref)
+        self._owns_actor = owned
+        self._interest = interest
 
-    def _emit_request(self, event_type: str, data: Any, source: str) -> Emit:
+    def _emit_request(self, event_type: str, data: Any, source: str) -> Emit | None:
+        """The `Emit` to send, or None when no subscriber can want it (input checked either
+        way)."""
+        interest = self._interest
+        if interest is not None and not interest.wants(validate_topic(event_type)):
+            check_source(source)
+            return None
         event = BusEvent(event_type, data, source, timestamp=self.system.clock.time())
         return Emit(event)
 
     async def emit(self, event_type: str, data: Any = None, source: str = "") -> int:
         """Emit an event; returns how many subscribers it was delivered to."""
-        count: int = await self.ask(self._emit_request(event_type, data, source))
+        request = self._emit_request(event_type, data, source)
+        if request is None:
+            return 0
+        count: int = await self.ask(request)
         return count
 
     def emit_nowait(self, event_type: str, data: Any = None, source: str = "") -> None:
         """Emit without waiting (safe inside an actor); bad input still raises here."""
-        self.ref.tell(self._emit_request(event_type, data, source))
+        request = self._emit_request(event_type, data, source)
+        if request is not None:
+            self.ref.tell(request)
 
     async def subscribe(self, pattern: str, handler: EventHandler) -> str:
         """Deliver events whose type matches `pattern` to `handler`; returns the subscription id."""
-        subscription_id: str = await self.ask(Subscribe(pattern, handler))
+        subscription_id: str = await self.ask(self._subscribe_request(pattern, handler))
         return subscription_id
 
     def subscribe_nowait(self, pattern: str, handler: EventHandler) -> str:
         """Subscribe without waiting (safe inside an actor); returns the subscription id."""
-        request = Subscribe(pattern, handler)
+        request = self._subscribe_request(pattern, handler)
         self.ref.tell(request)
         return request.subscription_id
+
+    def _subscribe_request(self, pattern: str, handler: EventHandler) -> Subscribe:
+        request = Subscribe(pattern, handler)
+        if self._interest is not None:
+            self._interest.requested(request.subscription_id, request.pattern)
+        return request
 
     async def unsubscribe(
         self, subscription: str | EventHandler, handler: EventHandler | None = None

@@ -314,7 +314,7 @@ class AgentContext:
 
     def state_snapshot(self) -> dict[str, Any]:
         """A deep copy of the whole state."""
-        return copy.deepcopy(self._state)
+        return copy.deepcopy(self._state) if self._state else {}
 
     def clear_state(self) -> None:
         """Remove all state and its history."""

@@ -59,7 +59,7 @@ class ReadOnlyMessage(dict[str, Any]):
 def _checked(message: object, where: str) -> dict[str, Any]:
     """`message` as stored, after checking it has a string `role` and a `content` key: read-only
     and shared if it holds only strings, else a deep copy."""
-    if not isinstance(message, Mapping):
+    if not isinstance(message, dict | Mapping):  # dict first: the ABC check costs more
         msg = f"{where}: expected a dict message, got {type(message).__name__}"
         raise TypeError(msg)
     role = message.get("role")

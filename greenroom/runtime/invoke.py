@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from greenroom.agents.framing import context_blocks, trigger_message
-from greenroom.agents.invocation import DirectToolGate, Invocation, ToolGate
+from greenroom.agents.invocation import DirectToolGate, Invocation, ToolGate, ToolTable
 from greenroom.agents.openai import resolve_model
 from greenroom.journal.entry import EntryType
 from greenroom.runtime.governed_gate import GovernedToolGate
@@ -60,11 +60,12 @@ class PreparedRun:
 def prepare_run(
     record: ProcessRecord, event: TriggerEvent, agent: AgentCallable,
     journal: ProcessJournal | None = None, governance: Governance | None = None,
-    redactor: Redactor | None = None,
+    redactor: Redactor | None = None, tools: ToolTable | None = None,
 ) -> PreparedRun:
     """Build the invocation for `event` and the coroutine that runs `agent` on it. With a
     `full` journal, tool calls are journaled (masked by `redactor`); with governance, they go
-    through the `GovernedToolGate` and the run through `governed_run`.
+    through the `GovernedToolGate` and the run through `governed_run`. `tools` is the process's
+    table of `config.tools` (built here when not given).
     """
     state = record.context.state_snapshot()
     delivery = deliver(record.inbox.get_pending()) if record.inbox is not None else Delivery()
@@ -74,7 +75,7 @@ def prepare_run(
     blocks_at = len(messages)  # where governed_run puts the budget and mission blocks
     messages += record.conversation.snapshot()  # read-only messages, shared, not copied
     messages.append(trigger_message(event))
-    direct = DirectToolGate(record.config.tools)
+    direct = DirectToolGate(ToolTable(record.config.tools) if tools is None else tools)
     gate: ToolGate = direct
     if journal is not None and journal.records(EntryType.TOOL_CALL):
         gate = JournaledToolGate(direct, journal, event.event_id, redactor)

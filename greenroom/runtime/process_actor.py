@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from greenroom.actors.actor import Actor
 from greenroom.actors.future import Future
+from greenroom.agents.invocation import ToolTable
 from greenroom.governance.messages import (
     GetRedactor,
     GovernanceNotice,
@@ -194,8 +195,10 @@ class ProcessActor(Actor):
         self.record = record
         self.journal = journal if journal is not None else ProcessJournal(record.name, "none", None)
         self.governance = Governance(budget, health, mission, secrets)
+        self._governed = self.governance.enabled
         self._redactor: Redactor | None = None
         self._agent: AgentCallable | None = None
+        self._tools = ToolTable()  # config.tools described once per start, shared by the runs
         self._runs: dict[int, _Run] = {}
         self._run_ids = itertools.count(1)
         self._stopping = False
@@ -286,6 +289,7 @@ class ProcessActor(Actor):
         self._to(_S.STARTING, reason)
         try:
             self._agent = resolve_agent(record.config.model)
+            self._tools = ToolTable(record.config.tools)
         except Exception as exc:
             record.last_error = repr(exc)
             self._to(_S.FAILED, f"start failed: {exc}")
@@ -492,7 +496,7 @@ class ProcessActor(Actor):
                 return
             run_id = next(self._run_ids)
             run = prepare_run(record, event, agent, self.journal, self.governance,
-                              self._redactor)
+                              self._redactor, self._tools)
             handle = self.system.io.start(run.coroutine)
             self._runs[run_id] = _Run(event, handle, run.prompt, run.delivery,
                                       self.system.clock.monotonic(), run.outcome)
@@ -508,49 +512,63 @@ class ProcessActor(Actor):
         run = self._runs.pop(done.run_id, None)
         if run is None:
             return
-        record = self.record
-        record.inflight.pop(done.run_id, None)
+        self.record.inflight.pop(done.run_id, None)
         self._last_activity = self.system.clock.monotonic()
-        event = run.event
         if isinstance(done.error, RunRefused):
-            self._refused(event, done.error)
+            self._refused(run.event, done.error)
         elif done.cancelled:
-            self._observe(RunDiscarded(event.event_id))
-            if self._stopping and self.journal.enabled:  # kept for the next start
-                record.queue.requeue_first([event])
-            else:
-                record.queue.bury(event, "run cancelled")
-                self._settle(event, EntryType.DEAD_LETTER, {"reason": "run cancelled"})
-            if self._stopping:
-                self._cancelled.append(event.event_id)
+            self._run_cancelled(run)
         elif done.error is not None:
-            self._settle(event, EntryType.ERROR,
-                         {"error": self._redact(repr(done.error)),
-                          "duration_ms": self._elapsed_ms(run), **self._usage(run)})
-            self._observe(RunFailed(event.event_id))
-            self._run_failed(run, done.error)
-            self._mission_evidence(event)
+            self._run_errored(run, done.error)
         else:
-            record.invocation_count += 1
-            record.consecutive_failures = 0
-            record.restart_streak = 0
-            reply = done.reply or ""
-            messages = [ReadOnlyMessage(run.prompt, content=self._redact(run.prompt["content"])),
-                        ReadOnlyMessage(role="assistant", content=self._redact(reply))]
-            record.conversation.extend(messages)
-            self._settle(event, EntryType.INVOCATION_RESULT,
-                         {"messages": messages, "duration_ms": self._elapsed_ms(run),
-                          **self._usage(run)})
-            self._settle_inbox(run.delivery, reply, event.event_id)
-            self._observe(Responded(event.event_id, reply), RunSucceeded(event.event_id))
-            self._mission_evidence(event)
-            self._emit("invocation.completed", {"event_id": event.event_id})
+            self._run_succeeded(run, done.reply or "")
         self.refresh_governance(*RUN_PARTS)
         if self._stopping:
             if not self._runs:
                 self._finish_stop()
         else:
             self._dispatch()
+
+    def _run_cancelled(self, run: _Run) -> None:
+        record, event = self.record, run.event
+        if self.governance.health is not None:
+            self._observe(RunDiscarded(event.event_id))
+        if self._stopping and self.journal.enabled:  # kept for the next start
+            record.queue.requeue_first([event])
+        else:
+            record.queue.bury(event, "run cancelled")
+            self._settle(event, EntryType.DEAD_LETTER, {"reason": "run cancelled"})
+        if self._stopping:
+            self._cancelled.append(event.event_id)
+
+    def _run_errored(self, run: _Run, error: BaseException) -> None:
+        event = run.event
+        if self.journal.enabled:
+            self._settle(event, EntryType.ERROR,
+                         {"error": self._redact(repr(error)),
+                          "duration_ms": self._elapsed_ms(run), **self._usage(run)})
+        if self.governance.health is not None:
+            self._observe(RunFailed(event.event_id))
+        self._run_failed(run, error)
+        self._mission_evidence(event)
+
+    def _run_succeeded(self, run: _Run, reply: str) -> None:
+        record, event = self.record, run.event
+        record.invocation_count += 1
+        record.consecutive_failures = 0
+        record.restart_streak = 0
+        messages = [ReadOnlyMessage(run.prompt, content=self._redact(run.prompt["content"])),
+                    ReadOnlyMessage(role="assistant", content=self._redact(reply))]
+        record.conversation.extend(messages)
+        if self.journal.enabled:
+            self._settle(event, EntryType.INVOCATION_RESULT,
+                         {"messages": messages, "duration_ms": self._elapsed_ms(run),
+                          **self._usage(run)})
+        self._settle_inbox(run.delivery, reply, event.event_id)
+        if self.governance.health is not None:
+            self._observe(Responded(event.event_id, reply), RunSucceeded(event.event_id))
+        self._mission_evidence(event)
+        self._emit("invocation.completed", {"event_id": event.event_id})
 
     def _usage(self, run: _Run) -> dict[str, Any]:
         """The `budget_usage` field of a settled run's journal entry (none without a budget),
@@ -719,6 +737,8 @@ class ProcessActor(Actor):
     def refresh_governance(self, *parts: str) -> None:
         """Ask governance actors (`parts`, or all) for their snapshot (checkpoints) and status
         (`status()`); the answers come back as `_Saved` messages, so the actor never waits."""
+        if not self._governed:
+            return
         for part, ref in self.governance.refs().items():
             if parts and part not in parts:
                 continue

@@ -27,6 +27,7 @@ from greenroom.runtime.broker import MessageBrokerActor
 from greenroom.runtime.bus import EventBusActor
 from greenroom.runtime.config import ProcessConfig, RuntimeConfig
 from greenroom.runtime.errors import RuntimeBaseError
+from greenroom.runtime.interest import Interest
 from greenroom.runtime.journaling import Journals
 from greenroom.runtime.process import AgentProcess
 from greenroom.runtime.relay import SupervisionRelay
@@ -64,10 +65,12 @@ class AgentRuntime:
         self.config = config if config is not None else RuntimeConfig()
         self._owns_system = system is None
         self.system = system if system is not None else ActorSystem(name="greenroom", clock=clock)
+        interest = Interest()  # what our bus's subscribers want, for emitters to check
         self._own_services = [
-            ChildSpec(child_id, actor_cls, dispatcher="loop")
-            for child_id, actor_cls, given in (("event-bus", EventBusActor, event_bus),
-                                               ("message-broker", MessageBrokerActor, broker))
+            ChildSpec(child_id, actor_cls, args=args, dispatcher="loop")
+            for child_id, actor_cls, args, given in (
+                ("event-bus", EventBusActor, (interest,), event_bus),
+                ("message-broker", MessageBrokerActor, (), broker))
             if given is None
         ]
         self._processes: dict[str, AgentProcess] = {}
@@ -77,7 +80,7 @@ class AgentRuntime:
         sup = self._runtime_supervisor()
         self.event_bus: EventBusLike = as_event_bus(
             event_bus if event_bus is not None else sup.call("child_ref", "event-bus").get(),
-            self.system,
+            self.system, interest=None if event_bus is not None else interest,
         )
         self.broker: BrokerLike = as_broker(
             broker if broker is not None else sup.call("child_ref", "message-broker").get(),
