@@ -10,9 +10,13 @@ How a turn gets onto the loop. The actor keeps a `PooledMailbox`, whose run queu
 dispatcher: when work arrives for an idle actor, the actor is appended to the loop's ready deque
 (`_LoopQueue`, one per asyncio loop, shared by every system on that loop) and, if no drain is
 pending, one drain callback is scheduled (`call_soon` on the loop thread, `call_soon_threadsafe`
-elsewhere). A drain runs one turn (`run_turn`, at most `THROUGHPUT` messages) for each actor that
-was ready when it began, then reschedules itself if more are ready, so the loop's own I/O and
-coroutines get their share between drains.
+elsewhere). Work that arrives from a plain callback on the loop thread (no actor turn, no task
+running: a coroutine's done-callback telling its actor the outcome) is drained at once instead,
+which saves a trip around the loop on every agent run; inside a turn or a task it is scheduled,
+so a turn never runs nested in another turn or in a user's coroutine. A drain runs one turn
+(`run_turn`, at most `THROUGHPUT` messages) for each actor that was ready when it began, then
+reschedules itself if more are ready, so the loop's own I/O and coroutines get their share
+between drains.
 
 When the loop is gone. A turn may run on any thread (the mailbox's scheduled flag already makes
 turns of one actor sequential), so an actor that cannot be run on the loop goes to the system's
@@ -58,6 +62,7 @@ THROUGHPUT = 64
 """Messages an actor handles per turn before the next ready actor gets the loop (as the pool)."""
 
 _get_running_loop = asyncio._get_running_loop
+_current_task = asyncio.current_task
 
 
 class LoopDispatcher:
@@ -163,7 +168,10 @@ class _LoopQueue:
         if not schedule:
             _to_pool(actor)
         elif _get_running_loop() is loop:
-            loop.call_soon(self._drain)
+            if current_actor_ref() is None and _current_task(loop) is None and not self._helping:
+                self._drain()  # a plain loop callback (a run's done-callback): no turn to wait for
+            else:
+                loop.call_soon(self._drain)
         elif not self._schedule_from_outside():
             self._spill()
 

@@ -132,6 +132,15 @@ def test_missing_fields_render_as_dashes_and_payload_as_null() -> None:
     assert "\nnull\n" in content
 
 
-@pytest.mark.parametrize("payload", [0, -7, 2.5, True, False, None, 10**30, float("inf")])
+@pytest.mark.parametrize("payload", [0, -7, 2.5, 1e-07, 1.5e300, True, False, None, 10**30,
+                                     float("inf"), float("-inf"), float("nan")])
 def test_a_scalar_payload_renders_as_json(payload: object) -> None:
     assert render_payload(payload) == json.dumps(payload, indent=2)
+
+
+def test_payload_tags_are_fresh_for_every_message() -> None:
+    event = {"trigger_type": "manual", "trigger_id": "t", "event_id": "e", "payload": "x"}
+    tags = {re.search(r"<(untrusted-trigger-payload-[0-9a-f]{12})>",
+                      trigger_message(event)["content"]).group(1)  # type: ignore[union-attr]
+            for _ in range(2000)}
+    assert len(tags) == 2000
