@@ -6,12 +6,14 @@ subprocess failed). All times come from `time.perf_counter_ns`; greenroom's logg
 WARNING.
 
 Every scenario runs inside `asyncio.run`, so the runtime is created with a running loop and its
-io loop is that loop (as in an application): the agent runs on the caller's loop, the process
-actors on greenroom's worker pool. The agent is `async def agent(inv): return "ok"`. Completion
-is seen through `runtime.add_listener`: the listener is called on the actor's thread when the
-process emits `invocation.completed` (the end of the run's bookkeeping, which is where the peer's
-figures stop too); it stamps the time there and wakes the awaiting coroutine with
-`call_soon_threadsafe`.
+io loop is that loop (as in an application): the agent and the process actors (on the "loop"
+dispatcher) run on the caller's loop. The agent is `async def agent(inv): return "ok"`.
+Completion is seen through `runtime.add_listener`: the listener is called on the actor's thread
+when the process emits `invocation.completed` (the end of the run's bookkeeping, which is where
+the peer's figures stop too); it stamps the time there and wakes the awaiting coroutine
+(`call_soon` on the loop thread, `call_soon_threadsafe` from any other). Nobody subscribes to
+the event bus, so the runtime's events are not built (see docs/runtime.md, "Bus and broker");
+the `--bus-subscriber` flag adds a no-op subscriber on `>` to measure with them.
 
 What each row measures:
 
@@ -134,7 +136,10 @@ class Completions:
         if waiter is not None and self.count >= self._target:
             self.stamp = clock()
             self._waiter = None
-            self.loop.call_soon_threadsafe(_resolve, waiter)
+            if asyncio._get_running_loop() is self.loop:  # a loop actor: no self-pipe wake-up
+                self.loop.call_soon(_resolve, waiter)
+            else:
+                self.loop.call_soon_threadsafe(_resolve, waiter)
 
     def expect(self, more: int) -> asyncio.Future[None]:
         """A future done when `more` further completions have been seen."""
@@ -144,10 +149,20 @@ class Completions:
         return waiter
 
 
+BUS_SUBSCRIBER = {"on": False}
+"""Set by `--bus-subscriber`: each runtime gets a no-op async subscriber on `>`."""
+
+
+async def _ignore(event: Any) -> None:
+    del event
+
+
 async def _running(config: ProcessConfig) -> tuple[AgentRuntime, AgentProcess, Completions]:
     runtime = AgentRuntime()
     completions = Completions(asyncio.get_running_loop())
     runtime.add_listener(completions)
+    if BUS_SUBSCRIBER["on"]:
+        await runtime.event_bus.subscribe(">", _ignore)
     process = await runtime.add_process("bench", config)
     await runtime.start_process("bench")
     return runtime, process, completions
@@ -512,6 +527,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes (< 20 s)")
     parser.add_argument("--repeats", type=int, default=None, help="override the repeat count")
+    parser.add_argument("--bus-subscriber", action="store_true",
+                        help="time scenarios with a no-op subscriber on every bus event")
     parser.add_argument("--scenario", choices=["memory"], help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -525,6 +542,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(asyncio.run(rss_per_process(args.count))))
         return 0
     sizes = QUICK if args.quick else FULL
+    BUS_SUBSCRIBER["on"] = args.bus_subscriber
     if args.repeats is not None:
         sizes = Sizes(**{**sizes.__dict__, "repeats": max(1, args.repeats)})
     machine = machine_line()
