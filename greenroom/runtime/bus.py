@@ -415,7 +415,7 @@ class PubSubActor(Actor):
             return True
         call = _call_and_report(self.actor_ref, sub.subscription_id, message_id, handler, message)
         try:
-            self.system.io.submit(call)
+            self.system.io.start(call)
         except RuntimeError:  # the io loop is closed: the system is shutting down
             call.close()
             self._failed += 1
