@@ -82,6 +82,12 @@ def lines(demo: OpsCenterDemo, who: str, text: str) -> list[str]:
     return [line for line in demo.narrator.lines if line[10:].startswith(who) and text in line]
 
 
+async def narrated(demo: OpsCenterDemo, who: str, text: str, count: int = 1) -> None:
+    """Wait until `count` narrated lines of `who` contain `text` (a run is narrated when its
+    `invocation.completed` reaches the listener, just after the state it changed)."""
+    await eventually(lambda: len(lines(demo, who, text)) >= count)
+
+
 def options(directory: Path) -> DemoOptions:
     return DemoOptions(directory=directory, port=0, webhook_port=0)
 
@@ -93,17 +99,18 @@ async def first_run(directory: Path) -> None:
     try:
         # The sample CSV: three readings over their thresholds, one critical.
         await run_clock_until(clock, lambda: state(demo, "responder").get("incident_count") == 3)
-        assert lines(demo, "monitor", "file_watch metrics-20260101T000000-1.csv")
+        await narrated(demo, "monitor", "file_watch metrics-20260101T000000-1.csv")
+        await narrated(demo, "analyst", "published ops.incident.", 3)
         assert len(lines(demo, "analyst", "published ops.incident.")) == 3
-        assert lines(demo, "analyst", "checkout latency_ms=950 vs 500 -> critical")
-        assert lines(demo, "responder", "INC-0001 checkout latency_ms (critical)")
+        await narrated(demo, "analyst", "checkout latency_ms=950 vs 500 -> critical")
+        await narrated(demo, "responder", "INC-0001 checkout latency_ms (critical)")
         responder = state(demo, "responder")
         assert {i["severity"] for i in responder["recent_incidents"]} == {"critical", "warning"}
         assert responder["by_severity"] == {"critical": 1, "warning": 2}
         await eventually(lambda: demo.runtime is not None and
                          demo.runtime.process_status("responder").get("mission_state")
                          == "completed")
-        assert lines(demo, "responder", "mission evaluated by the judge: achieved")
+        await narrated(demo, "responder", "mission evaluated by the judge: achieved")
 
         # The signed webhook: 202 and an incident; unsigned or badly signed: 401 and nothing.
         secret = (directory / "webhook-secret").read_text().strip()
@@ -120,8 +127,8 @@ async def first_run(directory: Path) -> None:
             async with http.post(url, data=body, headers=forged) as reply:
                 assert reply.status == 401
             await eventually(lambda: state(demo, "responder")["incident_count"] == 4)
-            assert lines(demo, "responder", 'webhook /alerts: INC-0004 billing alert (critical) '
-                                            '"card payments failing"')
+            await narrated(demo, "responder", 'webhook /alerts: INC-0004 billing alert '
+                                              '(critical) "card payments failing"')
 
             # The API: on loopback, behind the printed token.
             assert demo.api is not None
@@ -139,10 +146,11 @@ async def first_run(directory: Path) -> None:
             await asyncio.to_thread(clock.advance, 60)
             await eventually(has_state(demo, "monitor", "checks", 1 + minute))
         await eventually(lambda: state(demo, "responder")["incident_count"] == 5)
+        await narrated(demo, "monitor", "all within thresholds", 4)
         assert len(lines(demo, "monitor", "all within thresholds")) == 4
-        assert lines(demo, "monitor", "cron 00:04: 1 reading(s); 1 over threshold "
-                                      "(checkout latency_ms=820)")
-        assert lines(demo, "responder", "INC-0005 checkout latency_ms (critical)")
+        await narrated(demo, "monitor", "cron 00:04: 1 reading(s); 1 over threshold "
+                                        "(checkout latency_ms=820)")
+        await narrated(demo, "responder", "INC-0005 checkout latency_ms (critical)")
         await eventually(lambda: (runs(demo, "monitor"), runs(demo, "analyst"),
                                   runs(demo, "responder")) == (6, 4, 5))
     finally:
@@ -162,6 +170,7 @@ async def second_run(directory: Path) -> None:
             recovery = demo.runtime.process_status(name)["recovery"]
             assert recovery["checkpoint_seq"] is not None
             assert recovery["requeued"] == []  # everything of the first run had finished
+        await narrated(demo, "responder", "resumed from its journal")
         [resumed] = lines(demo, "responder", "resumed from its journal")
         assert "5 runs so far; 5 incidents handled, mission completed" in resumed
         assert state(demo, "responder")["incident_count"] == 5
@@ -186,7 +195,7 @@ async def second_run(directory: Path) -> None:
         await demo.runtime.get_process("responder").inject(
             TriggerEvent("manual", "manual", payload=again))
         await eventually(lambda: runs(demo, "responder") == 9)
-        assert lines(demo, "responder", f"breach {again['breach_id']} already handled")
+        await narrated(demo, "responder", f"breach {again['breach_id']} already handled")
         assert state(demo, "responder")["incident_count"] == 8
         assert demo.runtime.process_status("responder")["mission_state"] == "completed"
     finally:
