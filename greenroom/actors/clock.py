@@ -117,13 +117,15 @@ class SystemClock:
             if self._closed:
                 handle.cancel()
                 return handle
+            due = self._timers.next_due()
             self._timers.push(handle)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._loop, name="greenroom-clock", daemon=True
                 )
                 self._thread.start()
-            self._cond.notify()
+            elif due is None or handle.due < due:  # the thread sleeps until `due`: wake it
+                self._cond.notify()
         return handle
 
     def close(self) -> None:

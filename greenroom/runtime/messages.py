@@ -29,7 +29,8 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class StartProcess:
-    """Start (or restart by hand): resolve the agent, then RUNNING. Asked; replies status.
+    """Start (or restart by hand): resolve the agent, then RUNNING. Asked; replies None once
+    RUNNING (the facade only waits for it; `StatusRequest` asks for the status).
 
     `recovered`: what the journal held, restored into the record before the first start.
     """

@@ -44,6 +44,7 @@ from greenroom.triggers.registry import check_trigger_type, trigger_child_spec
 from greenroom.triggers.supervisor import TriggerSupervisor
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from types import TracebackType
 
     from greenroom.actors.clock import Clock
@@ -74,24 +75,41 @@ STOP_GRACE = 30.0
 """Seconds past the drain time a stop waits for the process's report before giving up."""
 
 
-def process_supervisor_spec(record: ProcessRecord, journal: ProcessJournal | None = None,
-                            event_bus: object | None = None) -> ChildSpec:
-    """The `ProcessSupervisor` of a process, as a (temporary) child spec for a runtime."""
+TRIGGERS = "triggers"
+"""The child id of a process's `TriggerSupervisor`."""
+
+
+def process_supervisor_spec(
+    record: ProcessRecord,
+    journal: ProcessJournal | None = None,
+    event_bus: object | None = None,
+    share_handles: Callable[[dict[str, ChildHandle]], None] | None = None,
+) -> ChildSpec:
+    """The `ProcessSupervisor` of a process, as a (temporary) child spec for a runtime.
+
+    Its children: the enabled governance actors, the `ProcessActor`, and the `TriggerSupervisor`
+    if the process has triggers. A process without any gets its `TriggerSupervisor` with its
+    first trigger (`AgentProcess.add_trigger`): an idle process does not pay for one.
+    `share_handles` receives the children's handles when the supervisor is built.
+    """
     config = record.config
     governors, siblings = governance_children(record, event_bus)
+    children = [
+        *governors,
+        ChildSpec("process", ProcessActor, args=(record, journal), kwargs=dict(siblings),
+                  restart="transient", dispatcher="loop"),
+    ]
+    if record.triggers:
+        children.append(ChildSpec(TRIGGERS, TriggerSupervisor))
     return ChildSpec(
         f"process-{record.name}",
         Supervisor,
         kwargs={
-            "children": [
-                *governors,
-                ChildSpec("process", ProcessActor, args=(record, journal), kwargs=dict(siblings),
-                          restart="transient", dispatcher="loop"),
-                ChildSpec("triggers", TriggerSupervisor),
-            ],
+            "children": children,
             "max_restarts": config.max_restarts + CRASH_LOOP_RESTARTS,
             "within": RESTART_WINDOW,
             "backoff": RESTART_BACKOFF,
+            "share_handles": share_handles,
         },
         restart="temporary",
         shutdown=config.drain_timeout + STOP_GRACE,
@@ -127,7 +145,9 @@ class AgentProcess(ProcessAdmin):
             name, config, process_id=process_id, clock=self._system.clock
         )
         self._supervisor: pykka.ActorRef[Any] | None = None
+        self._tree: ActorRef[Any] | None = None
         self._handle: ChildHandle | None = None
+        self._adding: set[str] = set()  # trigger ids taken by `add_trigger` calls under way
         self._triggers: ChildHandle | None = None
         self._governors: dict[str, ChildHandle] = {}
         self._journals: Journals = (
@@ -242,7 +262,7 @@ class AgentProcess(ProcessAdmin):
             msg = f"config: expected a TriggerConfig, got {type(config).__name__}"
             raise TypeError(msg)
         check_trigger_type(config.type)  # a running process builds it below, once
-        taken = set(self._record.triggers)
+        taken = set(self._record.triggers) | self._adding
         if config.trigger_id is not None and config.trigger_id in taken:
             msg = f"trigger_id: {config.trigger_id!r} is already a trigger of {self.name!r}"
             raise ValueError(msg)
@@ -252,9 +272,13 @@ class AgentProcess(ProcessAdmin):
             n += 1
             trigger_id = f"{base}-{n}"
         slot = TriggerSlot(trigger_id, config, TriggerStats(trigger_id, config.type, "dynamic"))
-        if self.state in (ProcessState.RUNNING, ProcessState.SUSPENDED):
-            await self._start_trigger(slot)
-        self._record.triggers[trigger_id] = slot
+        self._adding.add(trigger_id)  # reserved while the start is awaited
+        try:
+            if self.state in (ProcessState.RUNNING, ProcessState.SUSPENDED):
+                await self._start_trigger(slot)
+            self._record.triggers[trigger_id] = slot
+        finally:
+            self._adding.discard(trigger_id)
         return trigger_id
 
     async def remove_trigger(self, trigger_id: str) -> None:
@@ -367,26 +391,25 @@ class AgentProcess(ProcessAdmin):
 
     async def _ensure_actors(self) -> ChildHandle:
         """The process actor's handle, starting the process's supervisor tree if it is not up.
-        Inside a runtime this is a few awaited asks (no thread); alone, the spawn runs in a
-        worker thread since it starts the children synchronously."""
+
+        Inside a runtime this is one awaited ask to the runtime's supervisor (no thread); alone,
+        the spawn runs in a worker thread since it starts the children synchronously. Either
+        way the children's handles come back from the supervisor's constructor, not by asking.
+        """
         if self._handle is not None and self._handle.is_alive():
             return self._handle
-        spec = process_supervisor_spec(self._record, self._process_journal(), self.event_bus)
-        supervisor: ActorRef[Any]
+        handles: dict[str, ChildHandle] = {}
+        spec = process_supervisor_spec(self._record, self._process_journal(), self.event_bus,
+                                       handles.update)
         if self.runtime is not None:
-            supervisor = await self.runtime._start_process_supervisor(spec)
+            self._tree = await self.runtime._start_process_supervisor(spec)
         else:
-            supervisor = self._supervisor = await asyncio.to_thread(
+            self._tree = self._supervisor = await asyncio.to_thread(
                 self._system.spawn, Supervisor, name=spec.id, **(spec.kwargs or {})
             )
-        triggers = supervisor.call("child_ref", "triggers")
-        process = supervisor.call("child_ref", "process")
-        parts = [part for part in GOVERNANCE_IDS if getattr(self._record.config, part).enabled]
-        governors = [supervisor.call("child_ref", part) for part in parts]
-        self._governors = {part: await ref for part, ref in zip(parts, governors, strict=True)}
-        self._triggers = await triggers
-        handle: ChildHandle = await process
-        self._handle = handle
+        self._governors = {part: handles[part] for part in GOVERNANCE_IDS if part in handles}
+        self._triggers = handles.get(TRIGGERS)
+        handle = self._handle = handles["process"]
         return handle
 
     def _trigger_supervisor(self) -> ActorRef[Any] | None:
@@ -396,10 +419,25 @@ class AgentProcess(ProcessAdmin):
         return ref if isinstance(ref, ActorRef) else None
 
     async def _start_trigger(self, slot: TriggerSlot) -> None:
+        if self._triggers is None:
+            await self._add_trigger_supervisor()
         supervisor = self._trigger_supervisor()
         if supervisor is not None:
             spec = trigger_child_spec(slot.config, slot.trigger_id, self._host, slot.stats)
             await supervisor.call("start_trigger", spec)
+
+    async def _add_trigger_supervisor(self) -> None:
+        """Start the process's `TriggerSupervisor` (its first trigger is coming); nothing if
+        the process's supervisor is gone."""
+        tree = self._tree
+        if tree is None:
+            return
+        try:
+            self._triggers = await tree.call("start_child", ChildSpec(TRIGGERS, TriggerSupervisor))
+        except ValueError:  # a concurrent start of a trigger added it meanwhile
+            self._triggers = await tree.call("child_ref", TRIGGERS)
+        except pykka.ActorDeadError:
+            return
 
     async def _stop_triggers(self) -> None:
         supervisor = self._trigger_supervisor()
@@ -429,6 +467,7 @@ class AgentProcess(ProcessAdmin):
         elif self._supervisor is not None:
             self._system.stop(self._supervisor)
         self._handle = None
+        self._tree = None
         self._triggers = None
         self._record.restart_pending = False
 

@@ -205,7 +205,6 @@ class ProcessActor(Actor):
         self._stop_waiters: list[Future[dict[str, Any]]] = []
         self._cancelled: list[str] = []
         self._last_activity = 0.0
-        self._protocol = self._make_protocol()
 
     # Lifecycle hooks ------------------------------------------------------------------------
 
@@ -236,41 +235,17 @@ class ProcessActor(Actor):
 
     def on_receive(self, message: Any) -> Any:
         """Dispatch on the process protocol (`greenroom.runtime.messages`)."""
-        handler = self._protocol.get(type(message))
+        handler = _PROTOCOL.get(type(message))
         if handler is None:
             return super().on_receive(message)
-        return handler(message)
-
-    def _make_protocol(self) -> dict[type, Callable[[Any], Any]]:
-        return {
-            InvocationDone: self._finished,
-            TriggerFired: self._trigger_fired,
-            _Written: self._written,
-            BuryEvent: lambda m: self.record.queue.bury(m.event, m.reason),
-            Inject: self._inject,
-            StatusRequest: lambda _m: self.status(),
-            SendMessage: self._send,
-            AskQuestion: self._ask,
-            WithdrawQuestion: lambda m: self._withdraw(m.question_id),
-            StartProcess: self._start_manual,
-            StopProcess: self._stop_process,
-            DrainExpired: lambda _m: self._cancel_runs(),
-            _Heartbeat: lambda _m: self._heartbeat(),
-            GovernanceNotice: self._notice,
-            _Saved: self._saved,
-            _RetryRefused: lambda _m: self._retry_refused(),
-            SuspendProcess: lambda m: self._suspend(m.reason),
-            ResumeProcess: lambda m: self._resume(m.reason),
-            Administer: lambda m: m.operation(self),
-            _Revoked: self._revoked,
-        }
+        return handler(self, message)
 
     def readmit(self, event: TriggerEvent) -> str:
         """Queue an event an operator sends again (see `admin_ops.redeliver`); its id."""
         self._admit(event, None)
         return event.event_id
 
-    def _start_manual(self, request: StartProcess) -> dict[str, Any]:
+    def _start_manual(self, request: StartProcess) -> None:
         record = self.record
         if request.recovered is not None and not record.recovered:
             record.recovery = restore(record, request.recovered)
@@ -280,7 +255,6 @@ class ProcessActor(Actor):
         record.recovered = True
         record.restart_streak = 0
         self._start_process("manual")
-        return self.status()
 
     # Start, stop, suspend, resume ---------------------------------------------------------
 
@@ -858,6 +832,31 @@ class ProcessActor(Actor):
                 listener(event_type, event)
             except Exception:
                 logger.exception("%s: a listener of %s failed", self.record.name, event_type)
+
+
+_PROTOCOL: dict[type, Callable[[ProcessActor, Any], Any]] = {
+    InvocationDone: ProcessActor._finished,
+    TriggerFired: ProcessActor._trigger_fired,
+    _Written: ProcessActor._written,
+    BuryEvent: lambda actor, m: actor.record.queue.bury(m.event, m.reason),
+    Inject: ProcessActor._inject,
+    StatusRequest: lambda actor, _m: actor.status(),
+    SendMessage: ProcessActor._send,
+    AskQuestion: ProcessActor._ask,
+    WithdrawQuestion: lambda actor, m: actor._withdraw(m.question_id),
+    StartProcess: ProcessActor._start_manual,
+    StopProcess: ProcessActor._stop_process,
+    DrainExpired: lambda actor, _m: actor._cancel_runs(),
+    _Heartbeat: lambda actor, _m: actor._heartbeat(),
+    GovernanceNotice: ProcessActor._notice,
+    _Saved: ProcessActor._saved,
+    _RetryRefused: lambda actor, _m: actor._retry_refused(),
+    SuspendProcess: lambda actor, m: actor._suspend(m.reason),
+    ResumeProcess: lambda actor, m: actor._resume(m.reason),
+    Administer: lambda actor, m: m.operation(actor),
+    _Revoked: ProcessActor._revoked,
+}
+"""The process protocol: message type -> handler (one table for every process actor)."""
 
 
 def _report_when_written(

@@ -7,12 +7,12 @@ counters and queued events). Only one incarnation runs at a time, so the record 
 
 from __future__ import annotations
 
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from greenroom.ids import new_id
 from greenroom.journal.keys import KeyWindow
 from greenroom.runtime.context import AgentContext
 from greenroom.runtime.conversation import ConversationBuffer
@@ -60,45 +60,60 @@ class RunQueue:
     """Trigger events waiting for a run, in arrival order, bounded.
 
     An event that does not fit is refused (the caller dead-letters it); nothing is dropped
-    silently. Dead events are kept (the last `DEAD_EVENT_LIMIT`) and counted.
+    silently. Dead events are kept (the last `DEAD_EVENT_LIMIT`) and counted. Both deques are
+    made on first use: most processes sit idle with neither.
     """
+
+    __slots__ = ("_dead", "_events", "capacity", "dead_count")
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._events: deque[TriggerEvent] = deque()
-        self.dead: deque[DeadEvent] = deque(maxlen=DEAD_EVENT_LIMIT)
+        self._events: deque[TriggerEvent] | None = None
+        self._dead: deque[DeadEvent] | None = None
         self.dead_count = 0
 
+    @property
+    def dead(self) -> deque[DeadEvent]:
+        """The kept dead events, oldest first (at most `DEAD_EVENT_LIMIT`)."""
+        if self._dead is None:
+            self._dead = deque(maxlen=DEAD_EVENT_LIMIT)
+        return self._dead
+
+    @dead.setter
+    def dead(self, value: deque[DeadEvent]) -> None:
+        self._dead = value
+
     def __len__(self) -> int:
-        return len(self._events)
+        return len(self._events) if self._events is not None else 0
 
     def full(self) -> bool:
         """Whether the next `offer` would be refused."""
-        return len(self._events) >= self.capacity
+        return len(self) >= self.capacity
 
     def offer(self, event: TriggerEvent) -> bool:
         """Queue `event`; False (and dead-lettered) when the queue is full."""
         if self.full():
             self.bury(event, f"queue full ({self.capacity} events)")
             return False
-        self._events.append(event)
+        self._waiting().append(event)
         return True
 
     def requeue_first(self, events: list[TriggerEvent]) -> None:
         """Put events that were taken but never finished back at the head, in order."""
-        self._events.extendleft(reversed(events))
+        if events:
+            self._waiting().extendleft(reversed(events))
 
     def remove(self, event_id: str) -> TriggerEvent | None:
         """Take the waiting event with `event_id` out of the queue (None if it is not there)."""
-        for event in self._events:
+        for event in self._events or ():
             if event.event_id == event_id:
-                self._events.remove(event)
+                self._waiting().remove(event)
                 return event
         return None
 
     def events(self) -> list[TriggerEvent]:
         """The waiting events, oldest first."""
-        return list(self._events)
+        return list(self._events or ())
 
     def take(self) -> TriggerEvent | None:
         """The oldest waiting event, or None."""
@@ -111,15 +126,34 @@ class RunQueue:
 
     def bury_all(self, reason: str) -> list[TriggerEvent]:
         """Dead-letter everything waiting; returns those events."""
-        events = list(self._events)
-        self._events.clear()
+        events = self.events()
+        if self._events is not None:
+            self._events.clear()
         for event in events:
             self.bury(event, reason)
         return events
 
+    def _waiting(self) -> deque[TriggerEvent]:
+        if self._events is None:
+            self._events = deque()
+        return self._events
+
 
 class ProcessRecord:
-    """A process's identity, configuration and state, shared by its actor's incarnations."""
+    """A process's identity, configuration and state, shared by its actor's incarnations.
+
+    Slotted: one per process, and a dict of this many attributes is most of its size.
+    """
+
+    __slots__ = (
+        "answers", "budget_ledger", "config", "consecutive_failures", "context",
+        "context_version", "conversation", "duplicates", "failed_invocations",
+        "governance_state", "governance_status", "inbox", "inflight", "invocation_count",
+        "journaled_context", "last_error", "lifecycle", "listeners", "live_keys", "name",
+        "process_id", "processed", "queue", "recovered", "recovery", "restart_count",
+        "restart_pending", "restart_streak", "runs_since_checkpoint", "started_at",
+        "suspend_reason", "trigger_checkpoints", "triggers",
+    )
 
     def __init__(
         self,
@@ -131,7 +165,7 @@ class ProcessRecord:
     ) -> None:
         self.name = name
         self.config = config
-        self.process_id = process_id or uuid.uuid4().hex
+        self.process_id = process_id or new_id()
         self.lifecycle = ProcessLifecycle(clock=clock, process_id=self.process_id)
         ctx = config.context
         self.context = AgentContext(

@@ -8,6 +8,7 @@ and an `ActorFailed` becomes `supervision.actor_failed`, with JSON-friendly data
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,13 @@ __all__ = ["SupervisionRelay", "event_data_of", "event_type_of"]
 
 def event_type_of(event: SupervisionEvent | ActorFailed) -> str:
     """`ChildRestarted` -> `supervision.child_restarted`."""
-    return "supervision." + re.sub(r"(?<!^)(?=[A-Z])", "_", type(event).__name__).lower()
+    return _type_name(type(event).__name__)
+
+
+@functools.cache
+def _type_name(class_name: str) -> str:
+    """The bus event type of an event class's name (a handful: each computed once)."""
+    return "supervision." + re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
 
 
 def event_data_of(event: SupervisionEvent | ActorFailed) -> dict[str, Any]:

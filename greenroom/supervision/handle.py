@@ -11,7 +11,6 @@ stopped actor's ref, and watchers of the handle receive `Terminated`.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +39,7 @@ class ChildHandle(ActorRef[Any]):
     ) -> None:
         self.path = path
         self.actor_class = actor_cls
-        self.actor_urn = uuid.uuid4().urn
+        self._urn = None  # made on first use, as an actor's own ref does
         self.actor_inbox = self  # type: ignore[assignment]
         self.actor_stopped = StopFlag()
         self._publish = publish
@@ -48,7 +47,7 @@ class ChildHandle(ActorRef[Any]):
         self._current: pykka.ActorRef[Any] | None = None
         self._state = _RESTARTING
         self._why = ""
-        self._held: deque[Envelope[Any]] = deque()
+        self._held: deque[Envelope[Any]] | None = None  # made when something must wait
 
     def __repr__(self) -> str:
         return f"<ChildHandle {self.path} {self._state}>"
@@ -69,10 +68,10 @@ class ChildHandle(ActorRef[Any]):
             if self._state == _RUNNING and self._current is not None:
                 if self._current.actor_inbox.offer(envelope):  # type: ignore[attr-defined]
                     return
-                self._held.append(envelope)  # died, and the supervisor does not know yet
+                self._hold(envelope)  # died, and the supervisor does not know yet
                 return
             if self._state == _RESTARTING:
-                self._held.append(envelope)
+                self._hold(envelope)
                 return
             why = self._why
         refuse(envelope, self, why, pykka.ActorDeadError, self._publish)
@@ -81,6 +80,12 @@ class ChildHandle(ActorRef[Any]):
         """Whether nothing is held."""
         return not self._held
 
+    def _hold(self, envelope: Envelope[Any]) -> None:
+        """Keep `envelope` for the next incarnation (called under the lock)."""
+        if self._held is None:
+            self._held = deque()
+        self._held.append(envelope)
+
     # Called by the supervisor ------------------------------------------------------------------
 
     def attach(self, ref: pykka.ActorRef[Any]) -> None:
@@ -88,8 +93,9 @@ class ChildHandle(ActorRef[Any]):
         with self._lock:
             self._current = ref
             self._state = _RUNNING
-            while self._held:
-                ref.actor_inbox.put(self._held.popleft())
+            held, self._held = self._held, None
+            while held:
+                ref.actor_inbox.put(held.popleft())
 
     def restarting(self) -> None:
         """The child is about to be restarted: hold messages."""
@@ -100,7 +106,11 @@ class ChildHandle(ActorRef[Any]):
 
     def hold_first(self, envelopes: tuple[Envelope[Any], ...]) -> None:
         """Put what the failed incarnation left unhandled ahead of what is already held."""
+        if not envelopes:
+            return
         with self._lock:
+            if self._held is None:
+                self._held = deque()
             self._held.extendleft(reversed(envelopes))
 
     def down(self, why: str) -> None:
@@ -119,6 +129,6 @@ class ChildHandle(ActorRef[Any]):
             self._state = state
             self._current = None
             self._why = why
-            held, self._held = list(self._held), deque()
+            held, self._held = self._held or (), None
         for envelope in held:
             refuse(envelope, self, why, pykka.ActorDeadError, self._publish)

@@ -41,16 +41,19 @@ class RestartIntensity:
             raise ValueError(msg)
         self.max_restarts = max_restarts
         self.within = within
-        self._times: deque[float] = deque()
+        self._times: deque[float] | None = None  # made at the first restart: most never have one
 
     def record(self, now: float) -> bool:
         """Record a restart at `now`; False when it exceeds the intensity (give up)."""
-        self._times.append(now)
-        while self._times and self._times[0] <= now - self.within:
-            self._times.popleft()
-        return len(self._times) <= self.max_restarts
+        times = self._times
+        if times is None:
+            times = self._times = deque()
+        times.append(now)
+        while times and times[0] <= now - self.within:
+            times.popleft()
+        return len(times) <= self.max_restarts
 
     @property
     def recent(self) -> int:
         """Restarts in the current window (as of the last `record`)."""
-        return len(self._times)
+        return len(self._times or ())

@@ -31,7 +31,7 @@ from greenroom.supervision.policy import RestartIntensity, affected_children, sh
 from greenroom.supervision.spec import STRATEGIES, Backoff, ChildSpec, RestartStrategy, SiblingRef
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     import pykka
 
@@ -71,6 +71,10 @@ class Supervisor(Actor):
 
     `system.spawn(Supervisor, strategy="one_for_one", children=[ChildSpec(...)], max_restarts=3,
     within=5.0, backoff=None, auto_shutdown="never", name="app")`.
+
+    `share_handles`, if given, is called once, in the constructor (so in the spawning thread,
+    before the children start), with the stable handles of the initial children by id: whoever
+    starts the supervisor can then address its children without asking it for each handle.
     """
 
     def __init__(
@@ -81,6 +85,7 @@ class Supervisor(Actor):
         within: float = 5.0,
         backoff: Backoff | None = None,
         auto_shutdown: AutoShutdown = "never",
+        share_handles: Callable[[dict[str, ChildHandle]], None] | None = None,
     ) -> None:
         super().__init__()
         if strategy not in STRATEGIES:
@@ -109,6 +114,8 @@ class Supervisor(Actor):
         self._children: dict[str, _Child] = {}
         for spec in specs:
             self._add(spec)
+        if share_handles is not None:
+            share_handles({child_id: c.handle for child_id, c in self._children.items()})
 
     # Proxy-callable API -----------------------------------------------------------------------
 

@@ -112,7 +112,7 @@ async def test_supervision_tree(tmp_path: Path) -> None:
         children = {child["id"]: child for child in tree["children"]}
         process = children["process-a"]
         assert process["restarts"] == 0
-        assert {"process", "triggers"} <= {child["id"] for child in process["children"]}
+        assert {"process"} <= {child["id"] for child in process["children"]}
 
 
 async def _next_event(stream: aiohttp.ClientResponse) -> tuple[str, dict[str, Any]]:

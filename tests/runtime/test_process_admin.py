@@ -349,10 +349,16 @@ async def test_the_supervision_tree_shows_each_process_and_its_actors() -> None:
         processes = [c for c in tree["children"] if c["id"] == "process-alpha"]
         assert len(processes) == 1
         kids = {c["id"]: c for c in processes[0]["children"]}
-        assert set(kids) >= {"budget", "process", "triggers"}
+        assert set(kids) == {"budget", "process"}  # no TriggerSupervisor before a trigger
         assert kids["process"]["actor"] == "ProcessActor"
         assert kids["process"]["restarts"] == 0
-        assert kids["triggers"]["children"] == []
+        trigger_id = await runtime.get_process("alpha").add_trigger(
+            TriggerConfig(type="cron", cron_expression="*/5 * * * *"))
+        tree = await runtime.supervision_tree()
+        [process] = [c for c in tree["children"] if c["id"] == "process-alpha"]
+        kids = {c["id"]: c for c in process["children"]}
+        assert kids["triggers"]["actor"] == "TriggerSupervisor"
+        assert [c["id"] for c in kids["triggers"]["children"]] == [trigger_id]
 
 
 @pytest.mark.parametrize("field", ["heartbeat_interval", "drain_timeout", "max_lifetime"])
