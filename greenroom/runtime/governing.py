@@ -96,8 +96,9 @@ class Governance:
 
     @property
     def enabled(self) -> bool:
-        """Whether any governance actor runs for the process."""
-        return bool(self.refs())
+        """Whether any governance actor runs for the process (asked on every run: no dict)."""
+        return (self.budget is not None or self.health is not None or self.mission is not None
+                or self.secrets is not None)
 
     def refs(self) -> dict[str, ActorRef[Any]]:
         """The running parts by name."""

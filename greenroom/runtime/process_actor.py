@@ -475,7 +475,8 @@ class ProcessActor(Actor):
             self._runs[run_id] = _Run(event, handle, run.prompt, run.delivery,
                                       self.system.clock.monotonic(), run.outcome)
             record.inflight[run_id] = event
-            self._write(EntryType.INVOCATION_START, {"event_id": event.event_id})
+            if self.journal.enabled:
+                self._write(EntryType.INVOCATION_START, {"event_id": event.event_id})
             handle.add_done_callback(self._reporter(run_id))
 
     def _reporter(self, run_id: int) -> Callable[[Outcome], None]:
