@@ -12,8 +12,11 @@ A "typical event" is `TriggerEvent("orders", "webhook", payload={order_id, statu
 currency, customer})`; its `trigger_event` entry is about 400 bytes on disk. A run's
 `invocation_result` entry holds what the runtime journals: the event id and key, the duration,
 and the two messages the run added to the conversation (the framed trigger message, as
-`greenroom.agents.framing.trigger_message` builds it, and the reply "ok"). The agent of every
-runtime scenario is the no-op `async def agent(inv): return "ok"` (from `bench.runtime`).
+`greenroom.agents.framing.trigger_message` builds it, stored as its payload tag's token the way
+`greenroom.journal.messages` describes, and the reply "ok"); a checkpoint's conversation holds
+those messages as the runtime checkpoints them (the trigger message as the event's fields and
+token). The agent of every runtime scenario is the no-op `async def agent(inv): return "ok"`
+(from `bench.runtime`).
 
 What each row measures:
 
@@ -24,8 +27,9 @@ What each row measures:
 - durable appends/s, 50 writers: the same with 50 threads, each appending and waiting in a loop,
   released together by a barrier; appends/s = all appends / (release -> last thread done).
   With 50 process ids each thread writes as its own process (what 50 journaled processes do:
-  one file per process, so a group commit fsyncs every file it touched); with 1 process id all
-  threads write the same process's file (one fsync per group commit).
+  one segment file per process, a group commit writing each file it touched and the journal's
+  shared write-ahead log, and fsyncing only that log); with 1 process id all threads write the
+  same process's file.
 - entries and fsyncs per group commit: over the timed part of the 50-writer runs, the entries
   written / the batches written (`GetJournalStats`), and the `os.fsync` calls (counted by
   wrapping `os.fsync` while the scenario runs) / the batches.
@@ -50,28 +54,32 @@ What each row measures:
   `sync()`); then `ReplayEngine(FileJournal(dir)).recover(name)` with a fresh `FileJournal`
   each time, so opening the directory, reading and CRC-checking the files and decoding the
   entries are timed along with the replay (the files are in the page cache: a restarted
-  process, not a rebooted machine). The result is checked (its run count).
+  process, not a rebooted machine), and so is rebuilding the last 100 conversation messages
+  (`conversation_tail`, what a restarted process keeps). The result is checked (its run
+  count).
 - replay only: the same `recover` call less the time spent inside the journal's
   `last_checkpoint` and `read` (opening the directory, reading, CRC-checking and decoding the
   files, measured by a provider wrapping the `FileJournal`): what rebuilding the state costs.
 - recover after 10,000 runs, checkpoint every 100: the history a real process leaves: 10,000
   runs with a checkpoint after every 100th (its state as the runtime writes it: the last 100
-  conversation messages, up to 10,000 processed keys, counters), compaction as the journal does
-  it, then 50 more runs after the last checkpoint (a crash half-way to the next one). Timed as
-  above; recovery reads the newest checkpoint and replays the tail.
+  conversation messages, up to 10,000 processed keys, counters; the journal stores the keys in
+  keys files), compaction as the journal does it, then 50 more runs after the last checkpoint
+  (a crash half-way to the next one). Timed as above; recovery reads the newest checkpoint and
+  its keys files, and replays the tail.
 - bytes written per run: one journaled process (level `checkpoint`, `fsync="always"`,
   `checkpoint_every=100`) runs R typical events, one after another. Every byte the journal
   writes is counted, including files that compaction deletes later: the runtime is given a
   provider that wraps the `FileJournal` and, around each `checkpoint` call (the only moment
   files are closed or deleted), records the size of every file of the process's directory;
-  segments only grow and checkpoint files are written once, so the bytes written are the sum
-  over files of their largest size seen, less their size when counting began (after start).
+  segments only grow and checkpoint and keys files are written once, so the bytes written are
+  the sum over files of their largest size seen, less their size when counting began (after
+  start).
   The count is taken once the R-th result and the last periodic checkpoint are written, before
   the checkpoint the stop writes. "fresh process" starts from an empty journal, so its
   checkpoints hold few processed keys; "10,000 keys remembered" starts from a copy of the
   checkpointed history above (10,050 runs), recovered at start: the steady state of any process
   that has run 10,000 events, whose every checkpoint holds 10,000 keys.
-- checkpoint-file bytes per run: the part of the above written to checkpoint files.
+- checkpoint-file bytes per run: the part of the above written to checkpoint and keys files.
 - on-disk journal size after the runs: the process directory's files at that moment (compaction
   keeps the two newest checkpoints and the segments from the older one's marker on).
 
@@ -87,8 +95,9 @@ The "baseline" column is measured in the same run:
   floor of one group commit of 50 processes); 50 writers and 1 process id, 50 lines in one
   `os.write` + one `os.fsync` (the floor of a group commit of 50 into one file).
 - runs/s and latencies: the same scenario without a journal (`ProcessConfig` default).
-- recovery: reading the same files (the newest checkpoint file, if any, and every segment) and
-  `json.loads` of each record's JSON, without CRC check, entry objects or replay.
+- recovery: reading the same files (the newest checkpoint file, if any, every keys file and
+  every segment) and `json.loads` of each record's JSON, without CRC check, entry objects or
+  replay.
 The "cost vs baseline" column is greenroom / baseline for times and baseline / greenroom for
 rates, so 2.0x always means twice the baseline's cost.
 """
@@ -132,7 +141,9 @@ from greenroom.journal import (
     JournalStats,
     ReplayEngine,
 )
+from greenroom.journal.messages import EVENT, TOKEN, event_fields, trigger_token
 from greenroom.runtime import AgentProcess, AgentRuntime, JournalConfig, ProcessConfig
+from greenroom.runtime.journaling import ProcessJournal
 from greenroom.triggers import TriggerEvent
 
 clock = time.perf_counter_ns
@@ -200,13 +211,27 @@ def typical_event(seq: int) -> TriggerEvent:
 
 def trigger_entry(process_id: str, event: TriggerEvent) -> JournalEntry:
     """The `trigger_event` entry the runtime writes for an accepted event."""
-    return JournalEntry(process_id, EntryType.TRIGGER_EVENT, {"event": event.to_dict()})
+    return ProcessJournal(process_id, "checkpoint", None).event_entry(event)
 
 
-def result_entry(process_id: str, event: TriggerEvent) -> JournalEntry:
+def run_messages(event: TriggerEvent) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The two messages a run of `event` adds (reply "ok"), as its `invocation_result` entry
+    and as a checkpoint's conversation store them (the trigger message by its token)."""
+    raw = event.to_dict()
+    token = trigger_token(trigger_message(event), raw)
+    if token is None:
+        msg = "the trigger message of the typical event cannot be stored as its token"
+        raise RuntimeError(msg)
+    reply = {"role": "assistant", "content": "ok"}
+    return ([{"role": "user", TOKEN: token}, reply],
+            [{"role": "user", EVENT: event_fields(raw), TOKEN: token}, reply])
+
+
+def result_entry(process_id: str, event: TriggerEvent,
+                 messages: list[dict[str, Any]] | None = None) -> JournalEntry:
     """The `invocation_result` entry of a finished run of `event` (reply "ok")."""
-    messages = [trigger_message(event), {"role": "assistant", "content": "ok"}]
-    data = {"event_id": event.event_id, "key": event.idempotency_key, "messages": messages,
+    data = {"event_id": event.event_id, "key": event.idempotency_key,
+            "messages": messages if messages is not None else run_messages(event)[0],
             "duration_ms": 0.412}
     return JournalEntry(process_id, EntryType.INVOCATION_RESULT, data)
 
@@ -236,9 +261,9 @@ def write_history(directory: Path, runs: int, *, checkpointed: bool, tail: int =
     try:
         for run in range(1, runs + tail + 1):
             event = typical_event(run)
-            result = result_entry(PROCESS, event)
-            batch += [trigger_entry(PROCESS, event), result]
-            conversation.extend(result.data["messages"])
+            in_result, in_checkpoint = run_messages(event)
+            batch += [trigger_entry(PROCESS, event), result_entry(PROCESS, event, in_result)]
+            conversation.extend(in_checkpoint)
             keys.append(event.idempotency_key)
             due = checkpointed and run <= runs and run % CHECKPOINT_EVERY == 0
             if due or len(batch) >= CHUNK:
@@ -318,11 +343,11 @@ class Stopwatch(Wrapped):
 class ByteCounter(Wrapped):
     """Counts the bytes a `FileJournal` writes for one process, and the results and checkpoints.
 
-    Segments only grow and checkpoint files are written once; files are closed or deleted only
-    inside `checkpoint`. So the size of every file of the process's directory, recorded just
-    before and just after each `checkpoint` and once at the end, gives each file's final size
-    even for files compaction deletes. The counts of results and checkpoints let a scenario wait
-    until the journal has caught up with the runs.
+    Segments only grow and checkpoint and keys files are written once; files are closed or
+    deleted only inside `checkpoint`. So the size of every file of the process's directory,
+    recorded just before and just after each `checkpoint` and once at the end, gives each
+    file's final size even for files compaction deletes. The counts of results and checkpoints
+    let a scenario wait until the journal has caught up with the runs.
     """
 
     def __init__(self, inner: FileJournal, process_id: str) -> None:
@@ -339,7 +364,7 @@ class ByteCounter(Wrapped):
         if not self.directory.is_dir():
             return {}
         return {entry.name: entry.stat().st_size for entry in os.scandir(self.directory)
-                if entry.name.startswith(("segment-", "checkpoint-"))
+                if entry.name.startswith(("segment-", "checkpoint-", "keys-"))
                 and not entry.name.endswith(".tmp")}
 
     def _observe(self) -> None:
@@ -355,11 +380,12 @@ class ByteCounter(Wrapped):
             self._results = self._checkpoints = 0
 
     def written(self) -> tuple[int, int]:
-        """Bytes written since `begin` to segments and to checkpoint files."""
+        """Bytes written since `begin` to segments and to checkpoint (and keys) files."""
         self._observe()
         with self._cond:
             grown = {name: size - self._base.get(name, 0) for name, size in self._largest.items()}
-        checkpoints = sum(size for name, size in grown.items() if name.startswith("checkpoint-"))
+        checkpoints = sum(size for name, size in grown.items()
+                          if name.startswith(("checkpoint-", "keys-")))
         return sum(grown.values()) - checkpoints, checkpoints
 
     def wait_for(self, results: int, checkpoints: int, timeout: float) -> bool:
@@ -704,6 +730,7 @@ def recover_ns(history: History) -> tuple[int, int]:
     journal = Stopwatch(FileJournal(history.directory))
     try:
         result = ReplayEngine(journal).recover(PROCESS)
+        result.conversation_tail(CONVERSATION)  # what a restarted process keeps
         elapsed = clock() - start
     finally:
         journal.close()
@@ -715,8 +742,8 @@ def recover_ns(history: History) -> tuple[int, int]:
 
 
 def parse_floor_ns(history: History) -> int:
-    """Nanoseconds to read the newest checkpoint and every segment and `json.loads` each record.
-    """
+    """Nanoseconds to read the newest checkpoint, every keys file and every segment, and
+    `json.loads` each record."""
     journal = FileJournal(history.directory)
     directory = journal.process_dir(PROCESS)
     journal.close()
@@ -729,6 +756,8 @@ def parse_floor_ns(history: History) -> int:
     checkpoints = sorted(directory.glob("checkpoint-*.json"), key=seq)
     if checkpoints:
         json.loads(checkpoints[-1].read_bytes())
+    for path in directory.glob("keys-*.json"):
+        json.loads(path.read_bytes())
     for path in sorted(directory.glob("segment-*.jsonl"), key=seq):
         for line in path.read_bytes().splitlines():
             json.loads(line[:line.rfind(b"\t")])

@@ -103,8 +103,8 @@ def context_blocks(
     `inbox` is one rendered string or a list of messages (strings or dicts), shown together.
     """
     if state is None and budget_remaining is None and mission is None and inbox is None:
-        text = instructions.strip() if instructions else ""  # the usual run: no blocks
-        return [{"role": "system", "content": text}] if text else []
+        shown = instructions.strip() if instructions else ""  # the usual run: no blocks
+        return [{"role": "system", "content": shown}] if shown else []
     labelled = [
         ("[Context State]", _render_block(state)),
         ("[Budget Remaining]", _render_block(budget_remaining)),

@@ -1,6 +1,7 @@
 """The journal: a durable, append-only record per process, checkpoints, and crash recovery.
 
-`FileJournal` (framed JSONL segments, atomic checkpoints, compaction) and `InMemoryJournal`
+`FileJournal` (framed JSONL segments, atomic checkpoints, incremental processed keys,
+compaction, a write-ahead log so a group commit costs one fsync) and `InMemoryJournal`
 implement `JournalProvider`; a `JournalActor` batches appends from every process into one
 durable write (group commit); `ReplayEngine` rebuilds a process's state from the last
 checkpoint and the entries after it.

@@ -104,6 +104,16 @@ class JournalEntry:
         }
 
     @classmethod
+    def trusted(cls, process_id: str, entry_type: str, data: dict[str, Any], entry_id: str,
+                timestamp: datetime) -> JournalEntry:
+        """An entry from fields already checked (a journal reading its own records): built
+        without the frozen dataclass's per-field `__setattr__`, which dominates bulk reads."""
+        entry = object.__new__(cls)
+        entry.__dict__.update(process_id=process_id, entry_type=entry_type, data=data,
+                              entry_id=entry_id, timestamp=timestamp)
+        return entry
+
+    @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> JournalEntry:
         """The inverse of `to_dict`; `KeyError`/`ValueError`/`TypeError` on a malformed dict."""
         timestamp = datetime.fromisoformat(raw["timestamp"])

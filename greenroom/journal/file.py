@@ -20,10 +20,32 @@ checkpoint files and the segments from the older one's marker on, and deletes th
 process that runs forever uses bounded space and a corrupt newest checkpoint can still fall back
 to the previous one plus replay.
 
+A state's `processed_keys` list (the idempotency keys a process remembers, up to 10,000) is not
+copied into every checkpoint: it only slides (new keys at the end, the oldest dropped), so
+checkpoint `n` stores it as `keys-n.json`, `{"seq": n, "base": b, "length": L, "add": [...]}`:
+the keys added since checkpoint `b` (the previous one this instance wrote or read), and the
+list's length. The list is the last `L` keys of the `add`s along the chain `n`, `b`, ... back
+until they hold `L` keys (or to a link with `"base": null`, which holds the whole list), so each
+key is written once. A list that did not just slide is stored whole (`"base": null`), and so is
+one whose chain would need more than `MAX_KEY_LINKS` links (a process checkpointing often with
+few new keys). The keys file is written (and fsynced) before its checkpoint file; compaction
+keeps the keys files the two kept checkpoints' chains use. A checkpoint whose chain cannot be
+read is unreadable like a damaged checkpoint file (warning, fallback to the previous one).
+
 Durability (`fsync=`):
 
-- `always` (default): `append_many(..., sync=True)` fsyncs each file it wrote once per batch before
-  returning, so a returned append survives a power loss.
+- `always` (default): `append_many(..., sync=True)` writes each process's part of the batch to
+  its segment, then the whole batch once more to this instance's write-ahead log
+  (`<base_path>/wal-<id>.log`), and fsyncs that one file before returning: a returned append
+  survives a power loss, and a group commit of 50 processes costs one fsync, not 50. The
+  segments become durable later: when a checkpoint closes one, when the log reaches
+  `WAL_LIMIT` bytes (every segment written since is fsynced, then the log starts again), and
+  on `close` (which deletes the log). A log record is `<process dir> <segment> <offset>
+  <length> <crc32>\n` followed by the bytes written there. A new instance replays the logs
+  their writers left (a log's writer holds an `flock` on it while it lives, so a live one is
+  left alone): it writes back any of those bytes a segment lacks (a power loss can lose
+  unsynced segment writes, never the fsynced log), fsyncs, and deletes the log, before it
+  reads or writes anything. A torn last log record was never acknowledged and is ignored.
 - `batch`: appends reach the OS (they survive the process being killed) but are fsynced only by
   `sync()`, which a caller runs periodically; a power loss can lose what came after the last one.
 - `never`: no fsync at all, not even for checkpoints: safe against a killed process, but a power
@@ -36,17 +58,20 @@ journal raises `JournalError` naming the file and line rather than drop or skip 
 checkpoint file whose marker is missing (a crash between the two) gets its marker then.
 
 One writer per directory: two `FileJournal` instances (or OS processes) must not write the same
-process's files. An instance keeps one file descriptor open per process it has used.
+process's files. An instance keeps one file descriptor open per process it has used, and one for
+its write-ahead log once it has written a synced batch.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import re
 import threading
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,6 +92,14 @@ FsyncPolicy = Literal["always", "batch", "never"]
 _SEGMENT = re.compile(r"segment-(0|[1-9][0-9]*)\.jsonl")
 _CHECKPOINT = re.compile(r"checkpoint-(0|[1-9][0-9]*)\.json")
 _CHECKPOINT_TMP = re.compile(r"checkpoint-(0|[1-9][0-9]*)\.json\.tmp")
+_KEYS = re.compile(r"keys-(0|[1-9][0-9]*)\.json")
+_WAL = re.compile(r"wal-[0-9a-f]+\.log")
+_DIR = re.compile(r"[A-Za-z0-9._-]+")
+WAL_LIMIT = 4 * 1024 * 1024
+"""Bytes after which the write-ahead log is emptied (every segment fsynced first)."""
+_KEYS_FIELD = "processed_keys"
+MAX_KEY_LINKS = 256
+"""The most keys files one checkpoint's `processed_keys` may need; more: stored whole."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _PREFIX_CHARS = 64
 _DIGEST_CHARS = 24
@@ -77,6 +110,16 @@ def _dir_name(process_id: str) -> str:
     digest = hashlib.sha256(process_id.encode("utf-8", "surrogatepass")).hexdigest()
     prefix = _UNSAFE.sub("_", process_id).lstrip(".-")[:_PREFIX_CHARS]
     return f"{prefix}-{digest[:_DIGEST_CHARS]}" if prefix else digest[:_DIGEST_CHARS]
+
+
+@dataclass(frozen=True, slots=True)
+class _KeyLink:
+    """One keys file: the checkpoint it extends (None: it holds the whole list), how many keys
+    it adds, and the length of the list it completes."""
+
+    base: int | None
+    added: int
+    length: int
 
 
 @dataclass
@@ -92,9 +135,35 @@ class _ProcessLog:
     dirty: bool = False
     unread: list[JournalEntry] | None = None
     """The current segment's entries as recovery decoded them, until the first write or read."""
+    key_files: set[int] = field(default_factory=set)
+    links: dict[int, _KeyLink] = field(default_factory=dict)
+    """What this instance knows of the keys files (written or read): seq -> link."""
+    keys: list[Any] | None = None
+    """The `processed_keys` of checkpoint `keys_seq` (the newest written or read), if known."""
+    keys_seq: int = 0
 
     def segment_path(self, seq: int) -> Path:
         return self.directory / f"segment-{seq}.jsonl"
+
+    def keys_path(self, seq: int) -> Path:
+        return self.directory / f"keys-{seq}.json"
+
+    def chain(self, seq: int, link: _KeyLink | None = None) -> list[int] | None:
+        """The keys files checkpoint `seq`'s list needs (`link`: its own, if not written yet),
+        newest first; None if one is not known or there would be more than `MAX_KEY_LINKS`."""
+        link = link if link is not None else self.links.get(seq)
+        if link is None:
+            return None
+        needed, covered, length = [seq], 0, link.length
+        while len(needed) <= MAX_KEY_LINKS:
+            covered += link.added
+            if link.base is None or covered >= length:
+                return needed
+            needed.append(link.base)
+            link = self.links.get(link.base)
+            if link is None:
+                return None
+        return None
 
     def checkpoint_path(self, seq: int) -> Path:
         return self.directory / f"checkpoint-{seq}.json"
@@ -121,10 +190,16 @@ class FileJournal:
         self._lock = threading.Lock()
         self._logs: dict[str, _ProcessLog] = {}
         self._closed = False
+        self._wal: int | None = None
+        self._wal_path = self._base / f"wal-{os.urandom(8).hex()}.log"
+        self._wal_size = 0
         try:
             self._base.mkdir(parents=True, exist_ok=True)
+            for name in sorted(os.listdir(self._base)):
+                if _WAL.fullmatch(name):
+                    self._replay_wal(self._base / name)
         except OSError as err:
-            msg = f"cannot create journal directory {self._base}: {err}"
+            msg = f"cannot open journal directory {self._base}: {err}"
             raise JournalError(msg) from err
 
     @property
@@ -148,7 +223,8 @@ class FileJournal:
         self.append_many([entry], sync=True)
 
     def append_many(self, entries: Sequence[JournalEntry], *, sync: bool = True) -> None:
-        """Write a batch with one write per process file, then (`always` and `sync`) one fsync each.
+        """Write a batch with one write per process file, then (`always` and `sync`) one write
+        and one fsync of the write-ahead log.
 
         Nothing of the batch is written if any entry is not JSON. An I/O error while writing one
         process's file undoes that file's part and raises `JournalError`; files already written
@@ -161,11 +237,15 @@ class FileJournal:
                 line = encode_entry(entry)
                 groups.setdefault(entry.process_id, []).append(line)
             batch = [(self._log(pid), b"".join(lines)) for pid, lines in groups.items()]
+            logged: list[bytes] = []
             for log, data in batch:
+                logged.append(b"%s %d %d %d %08x\n" % (
+                    log.directory.name.encode(), log.segments[-1], log.size, len(data),
+                    zlib.crc32(data)))
                 self._write(log, data)
+                logged.append(data)
             if sync and self._fsync == "always":
-                for log, _ in batch:
-                    self._sync_log(log)
+                self._log_ahead(b"".join(logged))
 
     def sync(self) -> None:
         """Fsync every file written since its last fsync (a no-op with `fsync="never"`)."""
@@ -178,21 +258,35 @@ class FileJournal:
     def checkpoint(self, process_id: str, state: dict[str, Any]) -> None:
         """Store `state` as checkpoint `n` (atomically), start segment `n` with its marker, compact.
 
-        `n` is one more than any checkpoint or segment number in the directory. Nothing is written
-        if `state` is not a JSON object.
+        `n` is one more than any checkpoint, segment or keys file number in the directory. A
+        `processed_keys` list goes to `keys-n.json` (see the module docstring). Nothing is
+        written if `state` is not a JSON object.
         """
         with self._lock:
             self._check_open()
             if not isinstance(state, dict):
                 msg = f"checkpoint of {process_id!r}: state must be a dict"
                 raise JournalError(msg)
+            raw_keys = state.get(_KEYS_FIELD)
+            keys = raw_keys if isinstance(raw_keys, list) else None
+            if keys is not None:
+                state = {name: value for name, value in state.items() if name != _KEYS_FIELD}
             encoded = dumps_json(state, f"checkpoint state of {process_id!r}")
             log = self._log(process_id)
-            seq = max(log.segments[-1:] + log.checkpoints[-1:], default=0) + 1
-            payload = b'{"seq":%d,"state":%s}\n' % (seq, encoded)
+            seq = max([*log.segments[-1:], *log.checkpoints[-1:], *log.key_files], default=0) + 1
+            if keys is None:
+                payload = b'{"seq":%d,"state":%s}\n' % (seq, encoded)
+            else:
+                link, keys_data = self._key_link(log, seq, keys)
+                payload = b'{"seq":%d,"state":%s,"keys_file":"keys-%d.json"}\n' % (
+                    seq, encoded, seq)
             marker = encode_entry(JournalEntry(process_id, EntryType.CHECKPOINT.value,
                                                {"seq": seq}))
             try:
+                if keys is not None:
+                    self._write_keys(log, seq, keys_data)
+                    log.links[seq] = link
+                    log.keys, log.keys_seq = list(keys), seq
                 self._write_atomic(log.checkpoint_path(seq), payload)
                 log.checkpoints.append(seq)
                 self._start_segment(log, seq, marker)
@@ -221,6 +315,11 @@ class FileJournal:
                 except JournalError as err:
                     errors.append(str(err))
                 self._forget(log)
+            if self._wal is not None:
+                if not errors:  # every segment is durable: the log is not needed any more
+                    _unlink(self._wal_path)
+                os.close(self._wal)  # releases its lock
+                self._wal = None
             if errors:
                 raise JournalError("; ".join(errors))
 
@@ -273,7 +372,7 @@ class FileJournal:
             if log is None:
                 return None
             for seq in reversed(log.checkpoints):
-                state = _load_checkpoint(log.checkpoint_path(seq), seq)
+                state = self._load_checkpoint(log, seq)
                 if state is not None:
                     state["checkpoint_seq"] = seq
                     return state
@@ -347,6 +446,8 @@ class FileJournal:
                 log.segments.append(int(match[1]))
             elif match := _CHECKPOINT.fullmatch(name):
                 log.checkpoints.append(int(match[1]))
+            elif match := _KEYS.fullmatch(name):
+                log.key_files.add(int(match[1]))
             elif _CHECKPOINT_TMP.fullmatch(name):
                 logger.info("journal: removing %s left by an interrupted checkpoint",
                             log.directory / name)
@@ -419,6 +520,60 @@ class FileJournal:
         log.size = start + len(data)
         log.dirty = True
 
+    def _log_ahead(self, data: bytes) -> None:
+        """Append `data` to the write-ahead log and fsync it; empty the log first if it is
+        full (after making every segment durable)."""
+        try:
+            if self._wal is None:
+                self._wal = os.open(self._wal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                fcntl.flock(self._wal, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._sync_dir(self._base)
+            elif self._wal_size + len(data) > WAL_LIMIT:
+                for log in list(self._logs.values()):
+                    self._sync_log(log)
+                os.ftruncate(self._wal, 0)
+                self._wal_size = 0
+            view, done = memoryview(data), 0
+            while done < len(data):
+                done += os.write(self._wal, view[done:])
+            self._wal_size += len(data)
+            os.fsync(self._wal)
+        except OSError as err:
+            msg = f"cannot write the journal's write-ahead log {self._wal_path}: {err}"
+            raise JournalError(msg) from err
+
+    def _replay_wal(self, path: Path) -> None:
+        """Write back what a dead writer's log holds and its segments lack, then delete it."""
+        fd = os.open(path, os.O_RDWR)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return  # its writer is alive (and its segments are whole in the OS's cache)
+            data = os.read(fd, os.fstat(fd).st_size)
+            segments: dict[Path, int] = {}
+            try:
+                for name, seq, offset, body in _wal_records(data):
+                    segment = self._base / name / f"segment-{seq}.jsonl"
+                    if segment not in segments:
+                        if not segment.exists():
+                            continue  # compacted away: it was fsynced before that
+                        segments[segment] = os.open(segment, os.O_RDWR)
+                    target = segments[segment]
+                    if os.pread(target, len(body), offset) != body:
+                        logger.warning("journal: restoring %d bytes of %s at %d from %s",
+                                       len(body), segment, offset, path)
+                        os.pwrite(target, body, offset)
+                for target in segments.values():
+                    os.fsync(target)
+            finally:
+                for target in segments.values():
+                    os.close(target)
+            path.unlink()
+            self._sync_dir(self._base)
+        finally:
+            os.close(fd)
+
     def _sync_log(self, log: _ProcessLog) -> None:
         if not log.dirty or log.fd is None:
             return
@@ -440,39 +595,122 @@ class FileJournal:
 
     def _write_atomic(self, path: Path, payload: bytes) -> None:
         tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            view, done = memoryview(payload), 0
-            while done < len(payload):
-                done += os.write(fd, view[done:])
-            if self._fsync != "never":
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+        self._write_file(tmp, payload)
         os.replace(tmp, path)
         self._sync_dir(path.parent)
 
     def _compact(self, log: _ProcessLog) -> None:
-        """Delete checkpoints older than the second newest and segments before its marker."""
+        """Delete checkpoints older than the second newest, segments before its marker, and the
+        keys files neither kept checkpoint needs (none while a chain is not fully known)."""
+        self._compact_keys(log)
         if len(log.checkpoints) < 2:
             return
         floor = log.checkpoints[-2]
         for seqs, path_of in ((log.checkpoints, log.checkpoint_path),
                               (log.segments, log.segment_path)):
             for seq in [s for s in seqs if s < floor]:
-                try:
-                    path_of(seq).unlink(missing_ok=True)
-                except OSError as err:
-                    logger.warning("journal: cannot delete %s during compaction: %s",
-                                   path_of(seq), err)
-                    continue
-                seqs.remove(seq)
+                if _unlink(path_of(seq)):
+                    seqs.remove(seq)
+
+    def _compact_keys(self, log: _ProcessLog) -> None:
+        needed: set[int] = set()
+        for seq in log.checkpoints[-2:]:
+            if seq in log.key_files:
+                chain = log.chain(seq)
+                if chain is None:
+                    return
+                needed.update(chain)
+        for seq in sorted(log.key_files - needed):
+            if _unlink(log.keys_path(seq)):
+                log.key_files.discard(seq)
+                log.links.pop(seq, None)
+
+    def _key_link(self, log: _ProcessLog, seq: int, keys: list[Any]) -> tuple[_KeyLink, bytes]:
+        """Checkpoint `seq`'s keys file and its JSON: the keys added since the newest checkpoint
+        whose list is known, or the whole list if it did not slide or the chain gets too long."""
+        base, added = None, keys
+        slid = None if log.keys is None else _slide(log.keys, keys)
+        if slid is not None and log.chain(seq, _KeyLink(log.keys_seq, len(slid), len(keys))):
+            base, added = log.keys_seq, slid
+        link = _KeyLink(base, len(added), len(keys))
+        record = {"seq": seq, "base": base, "length": len(keys), "add": added}
+        return link, dumps_json(record, f"processed keys of {log.process_id!r}") + b"\n"
+
+    def _write_keys(self, log: _ProcessLog, seq: int, data: bytes) -> None:
+        """Write keys file `seq` (fsynced unless `never`); the checkpoint file's rename and
+        directory fsync that follow make its name durable too."""
+        path = log.keys_path(seq)
+        log.key_files.add(seq)
+        self._write_file(path, data)
+
+    def _write_file(self, path: Path, data: bytes) -> None:
+        """Create or replace `path` with `data`, fsynced unless the policy is `never`."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view, done = memoryview(data), 0
+            while done < len(data):
+                done += os.write(fd, view[done:])
+            if self._fsync != "never":
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _load_checkpoint(self, log: _ProcessLog, seq: int) -> dict[str, Any] | None:
+        """Checkpoint `seq`'s state with its `processed_keys` rebuilt, or None (with a warning)
+        if the file or a keys file of its chain is unreadable. Remembers the list, so the next
+        checkpoint's keys file extends this one."""
+        path = log.checkpoint_path(seq)
+        raw = _load_json(path, "checkpoint")
+        if (not isinstance(raw, dict) or raw.get("seq") != seq
+                or not isinstance(raw.get("state"), dict)):
+            if raw is not None:
+                logger.warning("journal: checkpoint %s is not a {seq: %d, state: {...}} object; "
+                               "falling back to an older checkpoint and replay", path, seq)
+            return None
+        state: dict[str, Any] = raw["state"]
+        if "keys_file" in raw:
+            keys = self._load_keys(log, seq)
+            if keys is None:
+                logger.warning("journal: checkpoint %s: its processed keys cannot be rebuilt "
+                               "from the keys files; falling back to an older checkpoint and "
+                               "replay", path)
+                return None
+            state[_KEYS_FIELD] = keys
+            log.keys, log.keys_seq = list(keys), seq
+        return state
+
+    def _load_keys(self, log: _ProcessLog, seq: int) -> list[Any] | None:
+        """The list checkpoint `seq`'s keys files add up to; None if one is missing or bad."""
+        parts: list[list[Any]] = []
+        covered, length, current = 0, None, seq
+        while len(parts) <= MAX_KEY_LINKS:
+            raw = _load_json(log.keys_path(current), "keys file")
+            link = _key_link_of(raw, current)
+            if link is None:
+                return None
+            log.links[current] = link
+            parts.append(raw["add"])
+            length = link.length if length is None else length
+            covered += link.added
+            if covered >= length or link.base is None:
+                keys = [key for part in reversed(parts) for key in part]
+                keys = keys[len(keys) - length:]
+                return keys if len(keys) == length else None
+            current = link.base
+        return None
 
     def _forget(self, log: _ProcessLog) -> None:
-        """Drop the process's cached state and close its file (errors ignored: nothing to save)."""
+        """Drop the process's cached state and close its file (errors ignored: nothing to save;
+        what it holds is fsynced first if it can be, since the write-ahead log may count on it).
+        """
         if self._logs.get(log.process_id) is log:
             del self._logs[log.process_id]
         if log.fd is not None:
+            if log.dirty and self._fsync != "never":
+                try:
+                    os.fsync(log.fd)
+                except OSError:
+                    logger.debug("journal: fsync of %s failed", log.current, exc_info=True)
             try:
                 os.close(log.fd)
             except OSError:
@@ -488,18 +726,70 @@ def _read_bytes(path: Path) -> bytes:
         raise JournalError(msg) from err
 
 
-def _load_checkpoint(path: Path, seq: int) -> dict[str, Any] | None:
-    """The state stored in checkpoint file `path`, or None (with a warning) if it is unreadable."""
+def _wal_records(data: bytes) -> list[tuple[str, int, int, bytes]]:
+    """The complete records of a write-ahead log (process dir, segment, offset, bytes), up to
+    the first torn or damaged one."""
+    records: list[tuple[str, int, int, bytes]] = []
+    pos = 0
+    while (newline := data.find(b"\n", pos)) >= 0:
+        fields = data[pos:newline].split(b" ")
+        if len(fields) != 5:
+            break
+        try:
+            name = fields[0].decode("ascii")
+            seq, offset, length = int(fields[1]), int(fields[2]), int(fields[3])
+        except ValueError:
+            break
+        body = data[newline + 1:newline + 1 + length]
+        if (not _DIR.fullmatch(name) or name.startswith(".") or len(body) != length
+                or b"%08x" % zlib.crc32(body) != fields[4]):
+            break
+        records.append((name, seq, offset, body))
+        pos = newline + 1 + length
+    return records
+
+
+def _load_json(path: Path, what: str) -> Any:
+    """The JSON in `path`, or None with a warning if it cannot be read or parsed."""
     try:
-        raw = json.loads(path.read_bytes().decode("utf-8"))
+        return json.loads(path.read_bytes().decode("utf-8"))
     except (OSError, ValueError) as err:
-        logger.warning("journal: checkpoint %s is unreadable (%s); falling back to an older "
-                       "checkpoint and replay", path, err)
+        logger.warning("journal: %s %s is unreadable (%s); falling back to an older "
+                       "checkpoint and replay", what, path, err)
         return None
-    if not isinstance(raw, dict) or raw.get("seq") != seq or not isinstance(raw.get("state"),
-                                                                             dict):
-        logger.warning("journal: checkpoint %s is not a {seq: %d, state: {...}} object; "
-                       "falling back to an older checkpoint and replay", path, seq)
+
+
+def _key_link_of(raw: Any, seq: int) -> _KeyLink | None:
+    """The link a keys file describes, or None if it is not a valid one for `seq`."""
+    if not isinstance(raw, dict) or raw.get("seq") != seq or not isinstance(raw.get("add"), list):
         return None
-    state: dict[str, Any] = raw["state"]
-    return state
+    base, length = raw.get("base"), raw.get("length")
+    if not isinstance(length, int) or length < 0 or not (
+            base is None or (isinstance(base, int) and base < seq)):
+        return None
+    return _KeyLink(base, len(raw["add"]), length)
+
+
+def _slide(before: list[Any], after: list[Any]) -> list[Any] | None:
+    """The items added at the end if `after` is `before` less some oldest items plus them,
+    else None (the list changed some other way)."""
+    if not after:
+        return []
+    try:
+        start = before.index(after[0])
+    except ValueError:
+        return None
+    kept = len(before) - start
+    if before[start:] != after[:kept]:
+        return None
+    return after[kept:]
+
+
+def _unlink(path: Path) -> bool:
+    """Delete `path` (already gone is fine); False, with a warning, if it cannot be."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as err:
+        logger.warning("journal: cannot delete %s during compaction: %s", path, err)
+        return False
+    return True

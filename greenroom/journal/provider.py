@@ -20,9 +20,10 @@ class JournalProvider(Protocol):
     """A durable, append-only log of entries per process, with checkpoints.
 
     `append_many` is the group-commit primitive: it writes a batch and, with `sync=True`, makes
-    it durable (one fsync per file touched) before returning. `append(entry)` is
-    `append_many([entry], sync=True)`. `checkpoint` stores a process's state atomically and may
-    drop entries older than it (compaction); `read` then starts after the checkpoint.
+    it durable (`FileJournal`: one fsync of its write-ahead log) before returning.
+    `append(entry)` is `append_many([entry], sync=True)`. `checkpoint` stores a process's state
+    atomically and may drop entries older than it (compaction); `read` then starts after the
+    checkpoint.
     """
 
     def append(self, entry: JournalEntry) -> None:

@@ -10,7 +10,9 @@ What each entry type does:
   last handled slot, say).
 - `invocation_start`: remembered; a pending event that was started is reported as interrupted.
 - `invocation_result`: the event is no longer pending, its key is processed, the run counts and
-  its messages are added to the conversation. `error`: the same, counted as a failed run.
+  its messages are added to the conversation (a trigger message stored as its token is rebuilt
+  from the event, `greenroom.journal.messages`, when it is read). `error`: the same, counted as
+  a failed run.
   `dead_letter`: no longer pending, key processed, nothing counted.
 - `state_transition` sets the lifecycle state; `context_update` sets one context key (or removes
   it, with `"deleted": true`).
@@ -39,12 +41,13 @@ the events in flight at checkpoint time in the checkpoint's `pending_events`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar
 
 from greenroom.journal.entry import EntryType, JournalEntry
 from greenroom.journal.keys import KeyWindow
+from greenroom.journal.messages import EVENT, TOKEN, fields_event, render
 from greenroom.journal.provider import JournalError, JournalProvider
 from greenroom.triggers.event import TriggerEvent
 
@@ -70,6 +73,26 @@ class InDoubtToolCall:
         return asdict(self)
 
 
+class _Framed:
+    """A trigger message stored as its event and token: rebuilt when it is read."""
+
+    __slots__ = ("event", "origin", "token")
+
+    def __init__(self, event: Mapping[str, Any], token: str, origin: JournalEntry | str) -> None:
+        self.event = event
+        self.token = token
+        self.origin = origin  # the entry, or "checkpoint n"
+
+    def message(self, process_id: str) -> dict[str, Any]:
+        try:
+            return render(self.event, self.token)
+        except (ValueError, TypeError) as exc:
+            origin = self.origin
+            where = origin if isinstance(origin, str) else _origin(origin)
+            problem = f"its trigger message cannot be rebuilt: {exc}"
+            raise _malformed(process_id, where, problem) from exc
+
+
 @dataclass
 class RecoveryResult:
     """What `ReplayEngine.recover` rebuilt; `result["key"]` works too, for the seed's dict form.
@@ -78,7 +101,8 @@ class RecoveryResult:
     without one); `last_entry_type`
     is the type of the newest entry retained for the process (None for an empty journal);
     `processed_keys` is bounded and newest last; `interrupted` lists the ids of pending events
-    whose run had started.
+    whose run had started. `conversation` is every message replayed; `conversation_tail(n)`
+    builds only the last `n` (a process keeps no more).
     """
 
     context_state: dict[str, Any] = field(default_factory=dict)
@@ -86,7 +110,9 @@ class RecoveryResult:
     last_entry_type: str | None = None
     entries_replayed: int = 0
     checkpoint: dict[str, Any] = field(default_factory=dict)
-    conversation: list[dict[str, Any]] = field(default_factory=list)
+    _messages: list[dict[str, Any] | _Framed] = field(default_factory=list, repr=False)
+    """The conversation as replayed: trigger messages stored as a token are not rebuilt yet."""
+    _process_id: str = field(default="", repr=False, compare=False)
     invocation_count: int = 0
     failed_invocations: int = 0
     pending_events: list[TriggerEvent] = field(default_factory=list)
@@ -97,6 +123,25 @@ class RecoveryResult:
     budget: dict[str, Any] | None = None
     budget_runs: list[dict[str, Any]] = field(default_factory=list)
     mission: dict[str, Any] | None = None
+
+    @property
+    def conversation(self) -> list[dict[str, Any]]:
+        """The conversation rebuilt by the replay, oldest first."""
+        return self.conversation_tail(0)
+
+    @conversation.setter
+    def conversation(self, messages: list[dict[str, Any]]) -> None:
+        self._messages = list(messages)
+
+    def conversation_tail(self, count: int) -> list[dict[str, Any]]:
+        """The last `count` messages of the conversation (0: all), rebuilding only those."""
+        messages = self._messages
+        start = max(0, len(messages) - count) if count > 0 else 0
+        for index in range(start, len(messages)):
+            item = messages[index]
+            if isinstance(item, _Framed):
+                messages[index] = item.message(self._process_id)
+        return messages[start:]  # type: ignore[return-value]  # rebuilt just above
 
     def __getitem__(self, key: str) -> Any:
         """A field by name, as in the seed's dict result; `KeyError` for anything else."""
@@ -112,7 +157,8 @@ class RecoveryResult:
         return result
 
 
-_RESULT_FIELDS = tuple(f.name for f in fields(RecoveryResult))
+_RESULT_FIELDS = tuple("conversation" if f.name == "_messages" else f.name
+                      for f in fields(RecoveryResult) if f.name != "_process_id")
 
 
 def _origin(entry: JournalEntry) -> str:
@@ -147,22 +193,40 @@ def _required(data: Mapping[str, Any], key: str, kind: type[T]) -> T:
 
 
 def _messages(raw: Any) -> list[dict[str, Any]]:
-    if not isinstance(raw, list) or not all(isinstance(m, dict) for m in raw):
+    if not isinstance(raw, list):
         msg = "messages: expected a list of objects"
         raise ValueError(msg)
+    for message in raw:
+        if not isinstance(message, dict):
+            msg = "messages: expected a list of objects"
+            raise ValueError(msg)
     return raw
 
 
-@dataclass(frozen=True, slots=True)
+def _token(message: Mapping[str, Any]) -> str:
+    token = message[TOKEN]
+    if not isinstance(token, str):
+        msg = f"{TOKEN}: expected a string, got {type(token).__name__}"
+        raise ValueError(msg)
+    return token
+
+
+def _checkpoint_message(message: dict[str, Any], origin: str) -> dict[str, Any] | _Framed:
+    """A checkpoint's conversation message; one stored as event fields and token stays so."""
+    if EVENT not in message:
+        return message
+    return _Framed(fields_event(message[EVENT]), _token(message), origin)
+
+
 class _Pending:
     """A journaled event not yet settled; rebuilt as a `TriggerEvent` only if it stays pending."""
 
-    raw: Mapping[str, Any]
-    key: str
-    origin: JournalEntry | str  # the entry, or "checkpoint n"
+    __slots__ = ("key", "origin", "raw")
 
-
-_EVENT_IDS = ("trigger_id", "trigger_type", "event_id")
+    def __init__(self, raw: dict[str, Any], key: str, origin: JournalEntry | str) -> None:
+        self.raw = raw
+        self.key = key
+        self.origin = origin  # the entry, or "checkpoint n"
 
 
 def _pending(raw: Any, origin: JournalEntry | str) -> _Pending:
@@ -170,12 +234,15 @@ def _pending(raw: Any, origin: JournalEntry | str) -> _Pending:
     if not isinstance(raw, dict):
         msg = f"event: expected an object, got {type(raw).__name__}"
         raise ValueError(msg)
-    event_id = raw.get("event_id")
-    if not (event_id and raw.get("trigger_id") and raw.get("trigger_type")
-            and all(type(raw[name]) is str for name in _EVENT_IDS)):
+    event_id, trigger_id, trigger_type = (raw.get("event_id"), raw.get("trigger_id"),
+                                          raw.get("trigger_type"))
+    if not (type(event_id) is str and event_id and type(trigger_id) is str and trigger_id
+            and type(trigger_type) is str and trigger_type):
         msg = f"event: trigger_id, trigger_type and event_id must be non-empty strings: {raw!r}"
         raise ValueError(msg)
-    metadata = raw.get("metadata") or {}
+    metadata = raw.get("metadata")
+    if not metadata:
+        return _Pending(raw, event_id, origin)
     if not isinstance(metadata, dict):
         msg = f"event.metadata: expected an object, got {type(metadata).__name__}"
         raise ValueError(msg)
@@ -188,7 +255,7 @@ class _Replay:
 
     def __init__(self, process_id: str, max_processed: int) -> None:
         self.process_id = process_id
-        self.result = RecoveryResult()
+        self.result = RecoveryResult(_process_id=process_id)
         self.pending: dict[str, _Pending] = {}
         self.pending_keys: dict[str, str] = {}
         self.processed = KeyWindow(max_processed)
@@ -218,15 +285,20 @@ class _Replay:
 
     def _consume(self, data: Mapping[str, Any]) -> bool:
         """Settle the event of a result/error/dead letter; False if its key was processed."""
-        event_id = _required(data, "event_id", str)
+        event_id = data.get("event_id")
+        if type(event_id) is not str or not event_id:
+            event_id = _required(data, "event_id", str)
         event = self.pending.pop(event_id, None)
         if event is not None:
             del self.pending_keys[event.key]
-        key = _field(data, "key", str, required=False)
+        key = data.get("key")
         if key is None:
             key = event.key if event is not None else event_id
-        elif event is None and key in self.pending_keys:  # settled under another delivery's id
-            del self.pending[self.pending_keys.pop(key)]
+        else:
+            if type(key) is not str or not key:
+                key = _required(data, "key", str)
+            if event is None and key in self.pending_keys:  # settled under another delivery's id
+                del self.pending[self.pending_keys.pop(key)]
         if key in self.processed:
             return False
         self.processed.add(key)
@@ -249,7 +321,8 @@ class _Replay:
         result.invocation_count = _field(state, "invocation_count", int, required=False) or 0
         result.failed_invocations = _field(state, "failed_invocations", int,
                                            required=False) or 0
-        result.conversation = list(_messages(state.get("conversation") or []))
+        result._messages = [_checkpoint_message(message, origin)
+                            for message in _messages(state.get("conversation") or [])]
         result.trigger_checkpoints = dict(_field(state, "trigger_checkpoints", dict,
                                                  required=False) or {})
         result.budget = _field(state, "budget", dict, required=False)
@@ -280,8 +353,8 @@ class _Replay:
 
     def _trigger_event(self, data: Mapping[str, Any], entry: JournalEntry) -> None:
         event = _pending(data.get("event"), entry)
-        metadata = event.raw.get("metadata") or {}
-        if "checkpoint" in metadata:
+        metadata = event.raw.get("metadata")
+        if metadata and "checkpoint" in metadata:
             self.result.trigger_checkpoints[event.raw["trigger_id"]] = metadata["checkpoint"]
         self._queue(event)
 
@@ -289,16 +362,30 @@ class _Replay:
         self.started.add(_required(data, "event_id", str))
 
     def _invocation_result(self, data: Mapping[str, Any], entry: JournalEntry) -> None:
-        messages = _messages(data.get("messages") or [])
+        raw = _messages(data.get("messages") or [])
+        messages: Sequence[dict[str, Any] | _Framed] = raw
+        by_token = bool(raw) and TOKEN in raw[0]
+        if by_token:
+            token = _token(raw[0])
+            event = self.pending.get(data.get("event_id"))  # type: ignore[arg-type]
+            if event is not None:  # looked up before `_consume` settles it
+                messages = [_Framed(event.raw, token, entry), *raw[1:]]
+                by_token = False
         if self._consume(data):
-            self.result.invocation_count += 1
-            self.result.conversation.extend(messages)
-            self._budget_run(data, entry)
+            if by_token:
+                msg = "its trigger message refers to an event that is not in the journal"
+                raise ValueError(msg)
+            result = self.result
+            result.invocation_count += 1
+            result._messages.extend(messages)
+            if "budget_usage" in data:
+                self._budget_run(data, entry)
 
     def _error(self, data: Mapping[str, Any], entry: JournalEntry) -> None:
         if self._consume(data):
             self.result.failed_invocations += 1
-            self._budget_run(data, entry)
+            if "budget_usage" in data:
+                self._budget_run(data, entry)
 
     def _budget_run(self, data: Mapping[str, Any], entry: JournalEntry) -> None:
         """A finished run's budget usage, for the budget to count again after a crash."""

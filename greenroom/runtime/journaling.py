@@ -8,6 +8,9 @@ tree); a process used alone keeps its own. A provider given by the user (`AgentR
 
 `ProcessJournal` is one process's writer: it knows the process's level, builds the entries and
 sends them, and answers None (nothing to wait for) when the level does not record that type.
+It also keeps the journal small (`greenroom.journal.messages`): a result stores its trigger
+message as the payload tag's token, and a checkpoint's conversation stores such messages as the
+event's fields and token.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from greenroom.journal.entry import EntryType, JournalEntry, JournalLevel, recor
 from greenroom.journal.file import FileJournal
 from greenroom.journal.framing import dumps_json
 from greenroom.journal.memory import InMemoryJournal
+from greenroom.journal.messages import EVENT, TOKEN, event_fields, trigger_token
 from greenroom.supervision.spec import ChildSpec
 
 if TYPE_CHECKING:
@@ -113,6 +117,13 @@ def _check_same(used: JournalConfig, asked: JournalConfig) -> None:
             raise ValueError(msg)
 
 
+_SETTLED = frozenset({EntryType.INVOCATION_RESULT, EntryType.ERROR, EntryType.DEAD_LETTER})
+
+MAX_UNSETTLED = 100_000
+"""The most journaled, unsettled events remembered for compacting their results (the oldest
+are forgotten: their results are then written in full)."""
+
+
 class ProcessJournal:
     """One process's writes: entries its level records, sent through the journal's actor."""
 
@@ -120,6 +131,11 @@ class ProcessJournal:
         self.name = name
         self.level = JournalLevel(level)
         self.client = client if self.level is not JournalLevel.NONE else None
+        self._events: dict[str, dict[str, Any]] = {}
+        """Journaled events not settled yet, by id: what their trigger messages are built from."""
+        self._framed: dict[str, tuple[list[Any], str]] = {}
+        """Trigger messages stored as a token since the last checkpoint or still in the
+        conversation: their text -> (the event's fields, the token)."""
 
     @property
     def enabled(self) -> bool:
@@ -139,12 +155,51 @@ class ProcessJournal:
         client = self.client
         if client is None:
             return None
-        kept = [entry for entry in entries if records(self.level, entry.entry_type)]
+        kept = [self._compact(entry) for entry in entries if records(self.level, entry.entry_type)]
         return client.append(*kept) if kept else None
 
+    def _compact(self, entry: JournalEntry) -> JournalEntry:
+        """`entry` as written: an event remembered, a settled run's entry made smaller."""
+        kind, data = entry.entry_type, entry.data
+        if kind == EntryType.TRIGGER_EVENT:
+            event = data.get("event")
+            if isinstance(event, dict) and isinstance(event.get("event_id"), str):
+                self._remember(event)
+            return entry
+        if kind not in _SETTLED:
+            return entry
+        event_id = data.get("event_id")
+        event = self._events.pop(event_id, None) if isinstance(event_id, str) else None
+        shorter = self._messages(event, data.get("messages")) if event is not None else None
+        if shorter is None:
+            return entry
+        compact = {**data, "messages": shorter}
+        return JournalEntry(entry.process_id, kind, compact, entry.entry_id, entry.timestamp)
+
+    def _messages(self, event: dict[str, Any], messages: Any) -> list[Any] | None:
+        """A result's messages with its trigger message as a token, or None if it is not
+        exactly the trigger message of `event`."""
+        if not isinstance(messages, list) or not messages:
+            return None
+        token = trigger_token(messages[0], event)
+        if token is None:
+            return None
+        self._framed[messages[0]["content"]] = (event_fields(event), token)
+        return [{"role": "user", TOKEN: token}, *messages[1:]]
+
+    def _remember(self, event: dict[str, Any]) -> None:
+        events = self._events
+        events[event["event_id"]] = event
+        if len(events) > MAX_UNSETTLED:
+            del events[next(iter(events))]
+
     def event_entry(self, event: TriggerEvent) -> JournalEntry:
-        """The `trigger_event` entry of an accepted event; `JournalError` if it is not JSON."""
-        data = {"event": event.to_dict()}
+        """The `trigger_event` entry of an accepted event (an empty `metadata` left out);
+        `JournalError` if it is not JSON."""
+        raw = event.to_dict()
+        if not raw["metadata"]:
+            del raw["metadata"]
+        data = {"event": raw}
         dumps_json(data, f"event {event.event_id!r} (its payload and metadata)")
         return self.entry(EntryType.TRIGGER_EVENT, data)
 
@@ -153,5 +208,26 @@ class ProcessJournal:
         return self.client.append() if self.client is not None else None
 
     def checkpoint(self, state: dict[str, Any]) -> Future[None] | None:
-        """Store a checkpoint after everything sent before it."""
-        return self.client.checkpoint(self.name, state) if self.client is not None else None
+        """Store a checkpoint after everything sent before it (its conversation's trigger
+        messages as event fields and token, where the journal wrote them so)."""
+        if self.client is None:
+            return None
+        conversation = state.get("conversation")
+        if isinstance(conversation, list):
+            state = {**state, "conversation": self._compact_conversation(conversation)}
+        return self.client.checkpoint(self.name, state)
+
+    def _compact_conversation(self, conversation: list[Any]) -> list[Any]:
+        framed: dict[str, tuple[list[Any], str]] = self._framed
+        kept: dict[str, tuple[list[Any], str]] = {}
+        compact: list[Any] = []
+        for message in conversation:
+            content = message.get("content") if isinstance(message, dict) else None
+            ref = framed.get(content) if isinstance(content, str) else None
+            if ref is None or len(message) != 2 or message.get("role") != "user":
+                compact.append(message)
+                continue
+            kept[message["content"]] = ref
+            compact.append({"role": "user", EVENT: ref[0], TOKEN: ref[1]})
+        self._framed = kept
+        return compact

@@ -125,7 +125,8 @@ def restore(record: ProcessRecord, result: RecoveryResult) -> dict[str, Any]:
     else:  # a new journal: keep the configured initial state, and journal it with the first run
         record.journaled_context = {}
         record.context_version = -1
-    record.conversation.set_messages(result.conversation)
+    conversation = record.conversation
+    conversation.set_messages(result.conversation_tail(conversation.max_messages))
     record.invocation_count = result.invocation_count
     record.failed_invocations = result.failed_invocations
     record.trigger_checkpoints.update(result.trigger_checkpoints)

@@ -171,3 +171,41 @@ def test_decoded_timestamps_are_aware_and_equal() -> None:
     decoded = decode_line(encode_entry(JournalEntry("p", "x", {}, "id", stamp)))
     assert decoded.timestamp == stamp
     assert decoded.timestamp.utcoffset() is not None
+
+
+def record(i: int, **changes: object) -> bytes:
+    """A framed record whose JSON object has `changes` applied (None removes a key)."""
+    raw = entry(i).to_dict()
+    for key, value in changes.items():
+        if value is None:
+            raw.pop(key)
+        else:
+            raw[key] = value
+    return frame(json.dumps(raw).encode())
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    (frame(b'{"a": 1},{"b": 2}'), "bad JSON"),
+    (frame(b'[{"a": 1}'), "bad JSON"),
+    (frame(b"[]"), "not an entry object"),
+    (record(1, timestamp="2024-01-01T00:00:00"), "not a journal entry"),
+    (record(1, data=[1]), "not a journal entry"),
+    (record(1, entry_id=None), "not a journal entry"),
+])
+def test_the_bulk_check_and_the_line_by_line_check_agree_on_bad_lines(
+        line: bytes, problem: str) -> None:
+    good = [encode_entry(entry(i)) for i in range(3)]
+    result = scan(b"".join([*good, line, *good]))
+    assert [e.data["i"] for e in result.entries] == [0, 1, 2]
+    assert result.error_line == 4
+    assert problem in (result.error or "")
+    assert result.valid_after == 3
+
+
+def test_records_the_bulk_check_does_not_expect_are_still_read() -> None:
+    lines = [record(0, extra="kept out"), record(1, process_id=7), encode_entry(entry(2))]
+    result = scan(b"".join(lines))
+    assert result.error is None
+    assert [(e.process_id, e.data["i"]) for e in result.entries] == [
+        ("worker", 0), ("7", 1), ("worker", 2)]
+    assert result.entries == [decode_line(line) for line in lines]
