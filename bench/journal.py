@@ -127,8 +127,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from bench.kernel import p99
-from bench.runtime import Completions, Runs, agent, machine_line, ms
+from bench.kernel import Runs, p99
+from bench.runtime import Completions, agent, machine_line, ms
 from greenroom.actors import ActorRef, ActorSystem
 from greenroom.agents.framing import trigger_message
 from greenroom.journal import (

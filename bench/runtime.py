@@ -66,7 +66,7 @@ from typing import Any
 
 import psutil
 
-from bench.kernel import p99, pingpong_floor
+from bench.kernel import Runs, p99, pingpong_floor
 from greenroom.runtime import AgentProcess, AgentRuntime, ProcessConfig
 from greenroom.triggers import TriggerEvent
 
@@ -331,20 +331,6 @@ PEER_FIGURES: dict[str, float] = {
     "start_1": 1.18, "start_10": 5.2, "start_100": 44.0, "rss": 23.8,
 }
 """promptise 1.10.1, stub agent, no journal, as published in the reference's section 13."""
-
-
-class Runs:
-    """Every repeat's figure per (row, column); reports the median over repeats."""
-
-    def __init__(self, results: Results) -> None:
-        self.results = results
-        self._values: dict[tuple[str, str], list[float]] = {}
-
-    def add(self, row: str, column: str, value: float) -> None:
-        """Record one repeat's figure and update the reported median."""
-        values = self._values.setdefault((row, column), [])
-        values.append(value)
-        self.results.setdefault(row, {})[column] = statistics.median(values)
 
 
 async def one_repeat(runs: Runs, sizes: Sizes, failures: list[str], repeat: int) -> None:

@@ -88,8 +88,8 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from yarl import URL
 
-from bench.kernel import p99, pingpong_floor
-from bench.runtime import Runs, machine_line, ms
+from bench.kernel import Runs, p99, pingpong_floor
+from bench.runtime import machine_line, ms
 from greenroom.runtime.config import ProcessConfig
 from greenroom.runtime.runtime import AgentRuntime
 from greenroom.triggers import FileWatchTrigger, WebhookTrigger
