@@ -138,6 +138,7 @@ from greenroom.journal import (
     JournalActor,
     JournalClient,
     JournalEntry,
+    JournalIntake,
     JournalStats,
     ReplayEngine,
 )
@@ -484,8 +485,9 @@ def journal_actor(directory: Path) -> Iterator[tuple[JournalClient, ActorRef[Any
     journal = FileJournal(directory, fsync="always")
     system = ActorSystem(name="bench-journal")
     try:
-        ref = system.spawn(JournalActor, journal, fsync="always", name="journal")
-        yield JournalClient(ref), ref
+        intake = JournalIntake()
+        ref = system.spawn(JournalActor, journal, fsync="always", name="journal", intake=intake)
+        yield JournalClient(ref, intake), ref
     finally:
         system.shutdown()
         journal.close()

@@ -8,12 +8,12 @@ tag, and the model is told to treat the block as data, never as instructions.
 from __future__ import annotations
 
 import json
-import math
-import os
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+
+from greenroom.agents.jsontext import indented_json
+from greenroom.ids import random_hex
 
 __all__ = [
     "DEFAULT_MAX_PAYLOAD_CHARS",
@@ -34,49 +34,14 @@ _UNTRUSTED_NOTICE = (
 )
 
 _MISSING = object()
-_SCALARS = frozenset({int, float, bool})
-_CONSTANTS = {None: "null", True: "true", False: "false"}
 
 Block = str | Mapping[str, Any] | None
 """A context block: already-rendered text, a dict shown as JSON, or None to leave it out."""
 
 
-class _RandomBytes(threading.local):
-    """Random bytes drawn from the OS in blocks: one `os.urandom` call serves many tags."""
-
-    def __init__(self) -> None:
-        self.block = b""
-        self.used = 0
-
-
-_random = _RandomBytes()
-_TOKEN_BYTES = 6
-_BLOCK_TOKENS = 256
-
-
-def _reset_random() -> None:
-    _random.block, _random.used = b"", 0  # a forked child must not reuse its parent's block
-
-
-os.register_at_fork(after_in_child=_reset_random)
-
-
 def _new_token() -> str:
     """12 fresh hex digits (48 bits from the OS's random source)."""
-    used = _random.used
-    if used + _TOKEN_BYTES > len(_random.block):
-        _random.block, used = os.urandom(_TOKEN_BYTES * _BLOCK_TOKENS), 0
-    _random.used = used + _TOKEN_BYTES
-    return _random.block[used:used + _TOKEN_BYTES].hex()
-
-
-def _scalar_json(value: bool | int | float | None) -> str:
-    """`json.dumps(value)` for a scalar, without the encoder's per-call set-up."""
-    if value is None or type(value) is bool:
-        return _CONSTANTS[value]
-    if type(value) is int or math.isfinite(value):
-        return type(value).__repr__(value)
-    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return random_hex(6)
 
 
 def _render_block(value: Block) -> str | None:
@@ -134,12 +99,10 @@ def render_payload(payload: Any, max_chars: int = DEFAULT_MAX_PAYLOAD_CHARS) -> 
         raise ValueError(msg)
     if isinstance(payload, str):
         text = payload
-    elif payload is None or type(payload) in _SCALARS:
-        text = _scalar_json(payload)
     elif isinstance(payload, bytes | bytearray):
         text = bytes(payload).decode("utf-8", errors="replace")
     else:
-        text = json.dumps(payload, indent=2, ensure_ascii=False, default=str)
+        text = indented_json(payload)
     if len(text) <= max_chars:
         return text
     cut = len(text) - max_chars

@@ -13,6 +13,7 @@ from greenroom.journal.actor import (
     GetJournalStats,
     JournalActor,
     JournalClient,
+    JournalIntake,
     JournalStats,
 )
 from greenroom.journal.entry import (
@@ -43,6 +44,7 @@ __all__ = [
     "JournalClient",
     "JournalEntry",
     "JournalError",
+    "JournalIntake",
     "JournalLevel",
     "JournalProvider",
     "JournalStats",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from greenroom.journal.actor import JournalActor, JournalClient
+from greenroom.journal.actor import JournalActor, JournalClient, JournalIntake
 from greenroom.journal.entry import EntryType, JournalEntry, JournalLevel, records
 from greenroom.journal.file import FileJournal
 from greenroom.journal.framing import dumps_json
@@ -82,10 +82,12 @@ class Journals:
         provider = self._given if self._given is not None else self._open(config)
         name = "journal" if key[0] != "file" else f"journal-{len(self._links) + 1}"
         # Its own thread: every batch blocks in fsync, which must not hold a pool worker.
+        intake = JournalIntake()  # shared by the actor's restarts and the client
         spec = ChildSpec(name, JournalActor, args=(provider,),
-                         kwargs={"fsync": config.fsync, "sync_interval": config.sync_interval},
+                         kwargs={"fsync": config.fsync, "sync_interval": config.sync_interval,
+                                 "intake": intake},
                          dispatcher="thread")
-        client = JournalClient(self._starter(spec))
+        client = JournalClient(self._starter(spec), intake)
         link = self._links[key] = JournalLink(provider, client, config)
         return link
 

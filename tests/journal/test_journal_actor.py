@@ -17,11 +17,13 @@ from greenroom.journal.actor import (
     GetJournalStats,
     JournalActor,
     JournalClient,
+    JournalIntake,
     JournalStats,
 )
 from greenroom.journal.entry import JournalEntry
 from greenroom.journal.memory import InMemoryJournal
 from greenroom.journal.provider import JournalError
+from greenroom.supervision import ChildSpec, ChildStarted, Supervisor
 from greenroom.testing import TestProbe
 
 WAIT = TestProbe.scaled(5.0)
@@ -73,8 +75,9 @@ def entry(n: int, pid: str = "p") -> JournalEntry:
 
 def spawn(system: ActorSystem, journal: FakeJournal, dispatcher: str = "pooled",
           **kwargs: Any) -> tuple[ActorRef[Any], JournalClient]:
-    ref = system.spawn(JournalActor, journal, dispatcher=dispatcher, **kwargs)
-    return ref, JournalClient(ref)
+    intake = JournalIntake()
+    ref = system.spawn(JournalActor, journal, dispatcher=dispatcher, intake=intake, **kwargs)
+    return ref, JournalClient(ref, intake)
 
 
 def stats(ref: ActorRef[Any]) -> JournalStats:
@@ -383,3 +386,56 @@ def test_an_actor_acknowledges_only_after_its_entry_is_durable(
     journal.release.set()
     probe.expect_message_matching(lambda m: m[:2] == ("refused", 1) and "disk full" in m[2])
     probe.expect_message(("acknowledged", 2))
+
+
+def test_a_restarted_journal_actor_takes_appends_again(actor_system: ActorSystem) -> None:
+    """While the crashed actor is down its appends fail at once; its restart (same intake, as
+    the runtime gives it) writes them again."""
+    journal = FakeJournal()
+    intake = JournalIntake()
+    started = TestProbe(actor_system)
+    actor_system.event_stream.subscribe(started.ref, ChildStarted)
+    sup = actor_system.spawn(Supervisor, name="journal-sup")
+    spec = ChildSpec("journal", JournalActor, args=(journal,), kwargs={"intake": intake})
+    handle = sup.proxy().start_child(spec).get(timeout=WAIT)
+    started.expect_message_type(ChildStarted)
+    client = JournalClient(handle, intake)
+    client.append(entry(1)).get(timeout=WAIT)
+    handle.tell("not a journal message")  # told, not asked: the actor fails
+    assert started.expect_message_type(ChildStarted).child_id == "journal"  # the restart
+    client.append(entry(2)).get(timeout=WAIT)
+    assert [e.data["n"] for e in journal.read("p")] == [1, 2]
+
+
+def test_a_closed_intake_hands_back_what_it_held_and_refuses_more() -> None:
+    """What a stopping or failing actor relies on: `close` returns the items not taken, later
+    offers fail at once naming why, and `open` (a restart) accepts again."""
+    intake = JournalIntake()
+    nobody = _Nobody()
+    held: Future[None] = Future()
+    intake.offer(Append((entry(1),), held), nobody)
+    assert nobody.told == 1
+    intake.offer(Append((entry(2),)), nobody)
+    assert nobody.told == 1  # one flush request per batch
+    assert [item.entries[0].data["n"] for item in intake.close("the journal actor failed")
+            if isinstance(item, Append)] == [1, 2]
+    assert not held.done()  # the actor fails or writes them
+    refused: Future[None] = Future()
+    intake.offer(Append((entry(3),), refused), nobody)
+    with pytest.raises(JournalError, match="the journal actor failed; the entries were not"):
+        refused.get(timeout=WAIT)
+    intake.open()
+    intake.offer(Append((entry(4),)), nobody)
+    assert nobody.told == 2
+    assert len(intake.take()) == 1
+
+
+class _Nobody:
+    """Stands for the actor's ref: counts the flush requests it is told."""
+
+    def __init__(self) -> None:
+        self.told = 0
+
+    def tell(self, message: Any) -> None:
+        del message
+        self.told += 1
