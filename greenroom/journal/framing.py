@@ -34,6 +34,7 @@ from datetime import datetime
 from typing import Any
 
 from greenroom.journal.entry import JournalEntry
+from greenroom.journal.gcpause import gc_paused
 from greenroom.journal.provider import JournalError
 
 __all__ = ["FrameError", "ScanResult", "decode_line", "dumps_json", "encode_entry", "scan"]
@@ -186,7 +187,8 @@ def _bulk(data: bytes) -> list[JournalEntry] | None:
 
 def scan(data: bytes) -> ScanResult:
     """Decode the records in `data` up to the first bad line, and classify what follows it."""
-    bulk = _bulk(data)
+    with gc_paused():
+        bulk = _bulk(data)
     if bulk is not None:
         return ScanResult(bulk, len(data), len(data))
     entries: list[JournalEntry] = []

@@ -46,6 +46,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar
 
 from greenroom.journal.entry import EntryType, JournalEntry
+from greenroom.journal.gcpause import gc_paused
 from greenroom.journal.keys import KeyWindow
 from greenroom.journal.messages import EVENT, TOKEN, fields_event, render
 from greenroom.journal.provider import JournalError, JournalProvider
@@ -461,6 +462,12 @@ class ReplayEngine:
         if max_processed < 1:
             msg = f"max_processed must be >= 1, got {max_processed}"
             raise ValueError(msg)
+        # Reading and replaying make many objects and no cycles. The entries are freed when
+        # `_recover` returns, before the collector, enabled again, looks at what survived.
+        with gc_paused():
+            return self._recover(process_id, max_processed)
+
+    def _recover(self, process_id: str, max_processed: int) -> RecoveryResult:
         state = self.journal.last_checkpoint(process_id)
         entries = self.journal.read(process_id)
         replay = _Replay(process_id, max_processed)
