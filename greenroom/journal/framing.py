@@ -64,12 +64,22 @@ def dumps_json(value: Any, what: str) -> bytes:
         return json.dumps(value, separators=(",", ":"), allow_nan=False).encode("ascii")
 
 
-def encode_entry(entry: JournalEntry) -> bytes:
+_LINE = "_record_line"
+"""Where `encode_entry(entry, keep=True)` leaves the line, in the entry's `__dict__`."""
+
+
+def encode_entry(entry: JournalEntry, *, keep: bool = False) -> bytes:
     """One record line for `entry` (newline included); `JournalError` if it could not be read back.
 
     Refused: data that is not JSON, data that is not a dict, a timestamp without a time zone and
     non-string ids, since each would be written fine and then make the file unreadable.
+    `keep=True` keeps the line with the entry, and later calls return it: the runtime encodes an
+    accepted event's entry once, to refuse it at once if it is not JSON, and the journal writes
+    that line (the data as it was when accepted).
     """
+    line: bytes | None = getattr(entry, _LINE, None)
+    if line is not None:
+        return line
     if not isinstance(entry, JournalEntry):
         msg = f"expected a JournalEntry, got {type(entry).__name__}"
         raise JournalError(msg)
@@ -85,7 +95,10 @@ def encode_entry(entry: JournalEntry) -> bytes:
         msg = f"{what}: timestamp has no time zone"
         raise JournalError(msg)
     body = dumps_json(entry.to_dict(), f"{what}: data")
-    return b"%s\t%08x\n" % (body, zlib.crc32(body))
+    line = b"%s\t%08x\n" % (body, zlib.crc32(body))
+    if keep:
+        entry.__dict__[_LINE] = line  # beside the frozen fields: not one of them
+    return line
 
 
 def decode_line(line: bytes) -> JournalEntry:

@@ -13,8 +13,11 @@ the random token of the payload tag. So the journal stores it as:
   "trigger_token": token}`: the fields the message shows, in that order.
 
 A message is stored that way only if rebuilding it gives exactly the same message (same keys,
-same text: a redacted or custom prompt is stored as it is). Rebuilding costs about as much as
-framing the event did, so `RecoveryResult` does it only for the messages that are read.
+same text: a redacted or custom prompt is stored as it is). The runtime knows that without
+rebuilding when the message is the one it framed from the event and nothing changed it since
+(`ProcessJournal.framed_intact`); any other message is rebuilt once and compared. Rebuilding
+costs about as much as framing the event did, so `RecoveryResult` does it only for the messages
+that are read.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from typing import Any
 
 from greenroom.agents.framing import PAYLOAD_TAG, trigger_message
 
-__all__ = ["EVENT", "TOKEN", "event_fields", "fields_event", "render", "trigger_token"]
+__all__ = ["EVENT", "TOKEN", "event_fields", "fields_event", "framed_token", "render",
+           "trigger_token"]
 
 TOKEN = "trigger_token"
 """The key holding the payload tag's token."""
@@ -70,20 +74,26 @@ def fields_event(fields: Any) -> dict[str, Any]:
     return dict(zip(_FIELDS, fields, strict=True))
 
 
-def trigger_token(message: Any, event: Mapping[str, Any]) -> str | None:
-    """The token `message` was framed with, if it is exactly `event`'s trigger message (so the
-    journal can store the token instead); None otherwise."""
+def framed_token(message: Any) -> str | None:
+    """The token of the payload tag in a user message with only a role and a content; None for
+    any other message. Says nothing about whether the message is some event's trigger message."""
     if not isinstance(message, dict) or len(message) != 2 or message.get("role") != "user":
         return None
     content = message.get("content")
     if type(content) is not str:
         return None
     match = _TAG.search(content)
-    if match is None:
+    return None if match is None else match[1]
+
+
+def trigger_token(message: Any, event: Mapping[str, Any]) -> str | None:
+    """The token `message` was framed with, if it is exactly `event`'s trigger message (so the
+    journal can store the token instead); None otherwise."""
+    token = framed_token(message)
+    if token is None:
         return None
-    token = match[1]
     try:
         rebuilt = render(event, token)
     except ValueError:
         return None
-    return token if rebuilt["content"] == content else None
+    return token if rebuilt["content"] == message["content"] else None

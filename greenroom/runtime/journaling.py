@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 from greenroom.journal.actor import JournalActor, JournalClient, JournalIntake
 from greenroom.journal.entry import EntryType, JournalEntry, JournalLevel, records
 from greenroom.journal.file import FileJournal
-from greenroom.journal.framing import dumps_json
+from greenroom.journal.framing import encode_entry
 from greenroom.journal.memory import InMemoryJournal
-from greenroom.journal.messages import EVENT, TOKEN, event_fields, trigger_token
+from greenroom.journal.messages import EVENT, TOKEN, event_fields, framed_token, trigger_token
+from greenroom.journal.provider import JournalError
 from greenroom.supervision.spec import ChildSpec
 
 if TYPE_CHECKING:
@@ -135,6 +136,8 @@ class ProcessJournal:
         self.client = client if self.level is not JournalLevel.NONE else None
         self._events: dict[str, dict[str, Any]] = {}
         """Journaled events not settled yet, by id: what their trigger messages are built from."""
+        self._intact: set[str] = set()
+        """Events whose run's trigger message is the one the runtime framed from the event."""
         self._framed: dict[str, tuple[list[Any], str]] = {}
         """Trigger messages stored as a token since the last checkpoint or still in the
         conversation: their text -> (the event's fields, the token)."""
@@ -171,19 +174,31 @@ class ProcessJournal:
         if kind not in _SETTLED:
             return entry
         event_id = data.get("event_id")
-        event = self._events.pop(event_id, None) if isinstance(event_id, str) else None
-        shorter = self._messages(event, data.get("messages")) if event is not None else None
+        event, intact = None, False
+        if isinstance(event_id, str):
+            event = self._events.pop(event_id, None)
+            if self._intact:
+                intact = event_id in self._intact
+                self._intact.discard(event_id)
+        shorter = self._messages(event, data.get("messages"), intact) if event is not None else None
         if shorter is None:
             return entry
         compact = {**data, "messages": shorter}
         return JournalEntry(entry.process_id, kind, compact, entry.entry_id, entry.timestamp)
 
-    def _messages(self, event: dict[str, Any], messages: Any) -> list[Any] | None:
+    def framed_intact(self, event_id: str) -> None:
+        """Note that the first message of `event_id`'s result will be the trigger message the
+        runtime framed from the event, unchanged: it is stored as its token without rebuilding
+        it to compare (`greenroom.journal.messages`)."""
+        if self.client is not None:
+            self._intact.add(event_id)
+
+    def _messages(self, event: dict[str, Any], messages: Any, intact: bool) -> list[Any] | None:
         """A result's messages with its trigger message as a token, or None if it is not
         exactly the trigger message of `event`."""
         if not isinstance(messages, list) or not messages:
             return None
-        token = trigger_token(messages[0], event)
+        token = framed_token(messages[0]) if intact else trigger_token(messages[0], event)
         if token is None:
             return None
         self._framed[messages[0]["content"]] = (event_fields(event), token)
@@ -201,9 +216,13 @@ class ProcessJournal:
         raw = event.to_dict()
         if not raw["metadata"]:
             del raw["metadata"]
-        data = {"event": raw}
-        dumps_json(data, f"event {event.event_id!r} (its payload and metadata)")
-        return self.entry(EntryType.TRIGGER_EVENT, data)
+        entry = self.entry(EntryType.TRIGGER_EVENT, {"event": raw})
+        try:
+            encode_entry(entry, keep=True)  # encoded once: the journal writes this line
+        except JournalError as exc:
+            msg = f"event {event.event_id!r} (its payload and metadata) is not JSON-serialisable"
+            raise JournalError(f"{msg}: {exc.__cause__ or exc}") from exc
+        return entry
 
     def barrier(self) -> Future[None] | None:
         """A future that resolves once everything sent before it is written."""

@@ -121,6 +121,8 @@ class _Run:
     event: TriggerEvent
     handle: TaskHandle
     prompt: dict[str, Any]
+    framed: str
+    """The prompt's text as framed from the event (the agent may replace it in the dict)."""
     delivery: Delivery
     started: float
     outcome: RunOutcome
@@ -472,8 +474,8 @@ class ProcessActor(Actor):
             run = prepare_run(record, event, agent, self.journal, self.governance,
                               self._redactor, self._tools)
             handle = self.system.io.start(run.coroutine)
-            self._runs[run_id] = _Run(event, handle, run.prompt, run.delivery,
-                                      self.system.clock.monotonic(), run.outcome)
+            self._runs[run_id] = _Run(event, handle, run.prompt, run.prompt["content"],
+                                      run.delivery, self.system.clock.monotonic(), run.outcome)
             record.inflight[run_id] = event
             if self.journal.enabled:
                 self._write(EntryType.INVOCATION_START, {"event_id": event.event_id})
@@ -532,10 +534,14 @@ class ProcessActor(Actor):
         record.invocation_count += 1
         record.consecutive_failures = 0
         record.restart_streak = 0
-        messages = [ReadOnlyMessage(run.prompt, content=self._redact(run.prompt["content"])),
+        prompt = run.prompt["content"]
+        shown = self._redact(prompt)
+        messages = [ReadOnlyMessage(run.prompt, content=shown),
                     ReadOnlyMessage(role="assistant", content=self._redact(reply))]
         record.conversation.extend(messages)
         if self.journal.enabled:
+            if shown is run.framed:  # the message framed from the event, unchanged
+                self.journal.framed_intact(event.event_id)
             self._settle(event, EntryType.INVOCATION_RESULT,
                          {"messages": messages, "duration_ms": self._elapsed_ms(run),
                           **self._usage(run)})

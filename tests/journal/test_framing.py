@@ -209,3 +209,22 @@ def test_records_the_bulk_check_does_not_expect_are_still_read() -> None:
     assert [(e.process_id, e.data["i"]) for e in result.entries] == [
         ("worker", 0), ("7", 1), ("worker", 2)]
     assert result.entries == [decode_line(line) for line in lines]
+
+
+def test_a_kept_line_is_written_as_encoded_then() -> None:
+    """`keep=True`: the line encoded when an event was accepted is the one written, even if
+    the data changed since (the journal records the event as it was accepted)."""
+    entry = JournalEntry("p", "trigger_event", {"event": {"n": 1}})
+    line = encode_entry(entry, keep=True)
+    entry.data["event"]["n"] = 2
+    assert encode_entry(entry) is line
+    assert decode_line(line).data == {"event": {"n": 1}}
+    assert entry == JournalEntry("p", "trigger_event", {"event": {"n": 2}}, entry.entry_id,
+                                 entry.timestamp)  # the kept line is not a field
+
+
+def test_a_line_not_kept_follows_the_data() -> None:
+    entry = JournalEntry("p", "trigger_event", {"n": 1})
+    encode_entry(entry)
+    entry.data["n"] = 2
+    assert decode_line(encode_entry(entry)).data == {"n": 2}

@@ -189,3 +189,41 @@ def test_a_process_restarted_from_a_compact_journal_has_the_same_conversation() 
             await again.close()
 
     asyncio.run(main())
+
+
+def test_a_trigger_message_the_agent_rewrote_is_journaled_as_it_was_kept() -> None:
+    """The runtime stores its own framed message as a token without rebuilding it; one the agent
+    rewrote in place is no longer that message, so it is journaled whole and recovered as kept."""
+
+    async def agent(invocation: Invocation) -> str:
+        prompt = invocation.messages[-1]
+        if invocation.event.payload == {"n": 1}:
+            prompt["content"] = "rewritten by the agent"
+        return "ok"
+
+    async def main() -> None:
+        journal = InMemoryJournal()
+        config = ProcessConfig(model=agent, journal=JournalConfig(level="checkpoint"))
+        process = AgentProcess(PID, config, journal=journal)
+        done: asyncio.Queue[str] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+
+        def listener(kind: str, _data: dict[str, Any]) -> None:
+            if kind == "invocation.completed":
+                loop.call_soon_threadsafe(done.put_nowait, kind)
+
+        process.add_listener(listener)
+        await process.start()
+        for n in range(3):
+            assert await process.inject(event({"n": n}))
+            async with asyncio.timeout(30):
+                await done.get()
+        messages = process.record.conversation.get_messages()
+        await process.close()
+        firsts = [e.data["messages"][0] for e in journal.read(PID)
+                  if e.entry_type == EntryType.INVOCATION_RESULT]
+        assert [TOKEN in m for m in firsts] == [True, False, True]
+        assert firsts[1] == {"role": "user", "content": "rewritten by the agent"}
+        assert ReplayEngine(journal).recover(PID).conversation == messages
+
+    asyncio.run(main())
