@@ -40,7 +40,6 @@ def test_threads_draw_from_their_own_blocks() -> None:
     assert not set(drawn[0]) & set(drawn[1])
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
     new_id()  # the parent has a block under way
     read, write = os.pipe()
