@@ -149,6 +149,29 @@ def test_a_malformed_checkpoint_message_is_a_journal_error() -> None:
         ReplayEngine(journal).recover(PID)
 
 
+async def run_events(config: ProcessConfig, journal: InMemoryJournal,
+                     runs: int) -> list[dict[str, Any]]:
+    """Start a process on `journal`, run the events {"n": 0} .. {"n": runs - 1} one after
+    another, close it; the conversation it kept."""
+    process = AgentProcess(PID, config, journal=journal)
+    done: asyncio.Queue[str] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+
+    def listener(kind: str, _data: dict[str, Any]) -> None:
+        if kind == "invocation.completed":
+            loop.call_soon_threadsafe(done.put_nowait, kind)
+
+    process.add_listener(listener)
+    await process.start()
+    for n in range(runs):
+        assert await process.inject(event({"n": n}))
+        async with asyncio.timeout(30):
+            await done.get()
+    messages = process.record.conversation.get_messages()
+    await process.close()
+    return messages
+
+
 def test_a_process_restarted_from_a_compact_journal_has_the_same_conversation() -> None:
     async def agent(invocation: Invocation) -> str:
         return f"seen {invocation.event.payload}"
@@ -157,22 +180,7 @@ def test_a_process_restarted_from_a_compact_journal_has_the_same_conversation() 
         journal = InMemoryJournal()
         config = ProcessConfig(model=agent, context=ContextConfig(conversation_max_messages=6),
                                journal=JournalConfig(level="checkpoint", checkpoint_every=3))
-        process = AgentProcess(PID, config, journal=journal)
-        done: asyncio.Queue[str] = asyncio.Queue()
-        loop = asyncio.get_running_loop()
-
-        def listener(kind: str, _data: dict[str, Any]) -> None:
-            if kind == "invocation.completed":
-                loop.call_soon_threadsafe(done.put_nowait, kind)
-
-        process.add_listener(listener)
-        await process.start()
-        for n in range(5):
-            assert await process.inject(event({"n": n}))
-            async with asyncio.timeout(30):
-                await done.get()
-        messages = process.record.conversation.get_messages()
-        await process.close()
+        messages = await run_events(config, journal, 5)
         results = [e.data for e in journal.read(PID)
                    if e.entry_type == EntryType.INVOCATION_RESULT]
         assert results  # those after the older kept checkpoint
@@ -204,22 +212,7 @@ def test_a_trigger_message_the_agent_rewrote_is_journaled_as_it_was_kept() -> No
     async def main() -> None:
         journal = InMemoryJournal()
         config = ProcessConfig(model=agent, journal=JournalConfig(level="checkpoint"))
-        process = AgentProcess(PID, config, journal=journal)
-        done: asyncio.Queue[str] = asyncio.Queue()
-        loop = asyncio.get_running_loop()
-
-        def listener(kind: str, _data: dict[str, Any]) -> None:
-            if kind == "invocation.completed":
-                loop.call_soon_threadsafe(done.put_nowait, kind)
-
-        process.add_listener(listener)
-        await process.start()
-        for n in range(3):
-            assert await process.inject(event({"n": n}))
-            async with asyncio.timeout(30):
-                await done.get()
-        messages = process.record.conversation.get_messages()
-        await process.close()
+        messages = await run_events(config, journal, 3)
         firsts = [e.data["messages"][0] for e in journal.read(PID)
                   if e.entry_type == EntryType.INVOCATION_RESULT]
         assert [TOKEN in m for m in firsts] == [True, False, True]
