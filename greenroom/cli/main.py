@@ -1,11 +1,14 @@
 """The `greenroom` command: argument parsing and dispatch to the command modules.
 
-Exit codes: 0 success, 1 an error (reported on stderr), 2 a usage error.
+Exit codes: 0 success, 1 an error (reported on stderr), 2 a usage error, 141 (128 + SIGPIPE, what
+a shell reports for a tool killed by that signal) when the reader of the output went away, as
+`head` does once it has its lines.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -15,6 +18,7 @@ from greenroom.cli.output import error
 __all__ = ["build_parser", "main"]
 
 EXIT_USAGE = 2
+EXIT_PIPE = 141
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,4 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except KeyboardInterrupt:
         return error("interrupted", 130)
+    except BrokenPipeError:
+        # Nobody reads stdout any more: stop quietly, and point stdout at /dev/null so the
+        # interpreter's last flush does not fail again on the way out.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_PIPE
     return code

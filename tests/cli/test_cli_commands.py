@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from cli_agents import ECHO, STUCK
-from cli_support import RunningRuntime, greenroom, manifest, start_runtime
+from cli_support import WAIT, RunningRuntime, cli_env, greenroom, manifest, start_runtime
 
 
 @pytest.fixture(scope="module")
@@ -321,3 +321,17 @@ def test_run_reports_a_port_in_use(tmp_path):
     assert result.returncode == 1
     assert f"cannot serve the API on 127.0.0.1:{port}" in result.stderr
     assert not (tmp_path / "home" / "runtime.json").exists()
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly_with_141(tmp_path: Path) -> None:
+    """`greenroom ... | head`: once the reader has closed the pipe, the command stops with
+    128 + SIGPIPE and no traceback."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "greenroom", "init", "-t", "full"], cwd=tmp_path,
+        env=cli_env(tmp_path / "home"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdout is not None
+    child.stdout.close()  # before the child writes: its first line finds no reader
+    _out, err = child.communicate(timeout=WAIT)
+    assert child.returncode == 141
+    assert b"Traceback" not in err
+    assert err == b""
