@@ -370,6 +370,15 @@ class AgentProcess(ProcessAdmin):
         """
         self._record.listeners.append(listener)
 
+    def remove_listener(self, listener: Listener) -> None:
+        """Stop calling `listener` (`ValueError` if it was not added). An event being delivered
+        at that moment may still reach it once."""
+        try:
+            self._record.listeners.remove(listener)
+        except ValueError:
+            msg = f"listener {listener!r} was not added"
+            raise ValueError(msg) from None
+
     def _process_journal(self) -> ProcessJournal:
         """The process's journal writer (its journal opened, and its actor started, once)."""
         if self._journal is None:

@@ -228,6 +228,15 @@ class AgentRuntime:
         """Call `listener(event_type, data)` for every runtime event (from actor threads)."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[str, dict[str, Any]], None]) -> None:
+        """Stop calling `listener` (`ValueError` if it was not added). An event being delivered
+        at that moment may still reach it once."""
+        try:
+            self._listeners.remove(listener)
+        except ValueError:
+            msg = f"listener {listener!r} was not added"
+            raise ValueError(msg) from None
+
     def _emit(self, event_type: str, data: dict[str, Any]) -> None:
         self.event_bus.emit_nowait(event_type, data, source=f"process:{data.get('process', '')}")
         for listener in list(self._listeners):
