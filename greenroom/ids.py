@@ -2,10 +2,10 @@
 
 Ids are made on every run (a bus event, journal entries), so they must be cheap. They are hex
 digits cut from a per-thread block of the OS's random source (`random_hex`): one `os.urandom`
-call serves 256 ids. Besides the call itself, `os.urandom` releases the GIL around its system
-call, so a busy thread calling it per id hands the GIL to any thread waiting for it (a journal
-writer back from fsync) and then waits to get it back: per id, that cost several times the rest
-of a run's journaling. A forked child starts a fresh block, so it never repeats its parent's ids.
+call serves 256 ids. Besides the system call itself, `os.urandom` releases the GIL around it, so
+a busy thread calling it per id lets any thread waiting for the GIL (the journal writer, back
+from fsync) run, and then waits to get it back. A forked child starts a fresh block, so it never
+repeats its parent's ids.
 """
 
 from __future__ import annotations
