@@ -129,6 +129,14 @@ class ContextConfig(StrictConfig):
             raise ValueError(msg)
         return value
 
+    @field_validator("initial_state")
+    @classmethod
+    def _state_keys(cls, value: dict[str, JsonValue]) -> dict[str, JsonValue]:
+        if "" in value:
+            msg = "initial_state: keys must be non-empty strings (an empty key cannot be written)"
+            raise ValueError(msg)
+        return value
+
     @field_validator("file_mounts")
     @classmethod
     def _mounts(cls, value: dict[str, str]) -> dict[str, str]:

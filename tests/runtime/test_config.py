@@ -598,6 +598,11 @@ def test_context_config_checks() -> None:
     assert error_of(ContextConfig, {"initial_state": {"when": object()}})[0].startswith(
         "initial_state.when"
     )
+    assert error_of(ContextConfig, {"initial_state": {"": 1}}) == (
+        "initial_state",
+        "Value error, initial_state: keys must be non-empty strings (an empty key cannot be "
+        "written)",
+    )
 
 
 def test_journal_defaults() -> None:
