@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import pykka
 
+from greenroom.actors.errors import ActorStartError
 from greenroom.actors.future import Future
 from greenroom.actors.ref import ActorRef
 from greenroom.actors.system import ActorSystem
@@ -39,6 +40,7 @@ from greenroom.runtime.trigger_host import ProcessTriggerHost
 from greenroom.supervision.spec import Backoff, ChildSpec
 from greenroom.supervision.supervisor import Supervisor
 from greenroom.triggers.config import TriggerConfig, trigger_ids
+from greenroom.triggers.errors import TriggerError
 from greenroom.triggers.host import TriggerStats
 from greenroom.triggers.registry import check_trigger_type, trigger_child_spec
 from greenroom.triggers.supervisor import TriggerSupervisor
@@ -433,7 +435,12 @@ class AgentProcess(ProcessAdmin):
         supervisor = self._trigger_supervisor()
         if supervisor is not None:
             spec = trigger_child_spec(slot.config, slot.trigger_id, self._host, slot.stats)
-            await supervisor.call("start_trigger", spec)
+            try:
+                await supervisor.call("start_trigger", spec)
+            except ActorStartError as exc:  # say what the trigger said (port in use, no dir)
+                if isinstance(exc.__cause__, TriggerError):
+                    raise exc.__cause__ from None
+                raise
 
     async def _add_trigger_supervisor(self) -> None:
         """Start the process's `TriggerSupervisor` (its first trigger is coming); nothing if

@@ -114,6 +114,9 @@ def test_triggers_are_added_and_removed_while_the_process_runs() -> None:
             await process.start()
             with pytest.raises(TriggerError, match="unknown trigger type 'sqs'"):
                 await process.add_trigger(TriggerConfig(type="sqs"))
+            missing = "/nonexistent/greenroom-watch"
+            with pytest.raises(TriggerError, match=f"watch_path: '{missing}' does not exist"):
+                await process.add_trigger(TriggerConfig(type="file_watch", watch_path=missing))
             assert process.status()["triggers"] == []
             before = len(await runtime.broker.subscriptions())  # type: ignore[attr-defined]
             trigger_id = await process.add_trigger(MessageTrigger("jobs.>"))
