@@ -26,8 +26,10 @@ What each row measures:
   the batch; after a warm-up, suspend it, inject N events, then `resume`; runs/s = N / (resume
   called -> the N-th `invocation.completed`).
 - add + start N processes: a fresh runtime (not timed) per batch; `add_process` N times, then
-  `start_process` for each (what `start_all` does); the total for the batch. A throw-away batch
-  runs once first so imports and class set-up are not counted.
+  `start_all()` (which starts them all at once), as the reference figure was measured; the total
+  for the batch. "one by one": the same with `await start_process(name)` for each name in turn,
+  each start waiting for the previous one. A throw-away batch runs once first so imports and
+  class set-up are not counted.
 - RSS per idle process @100: in a fresh subprocess, a runtime with one process started, then
   `gc.collect()` and psutil RSS; add and start 100 more, `gc.collect()`, RSS again; the delta
   divided by 100. The median over a few subprocesses (at this size RSS moves in whole pages and
@@ -222,8 +224,9 @@ async def run_rate(concurrency: int, n: int, warmup: int) -> float:
         await runtime.close()
 
 
-async def add_start_ms(count: int) -> float:
-    """Milliseconds to add and start `count` processes in a fresh runtime."""
+async def add_start_ms(count: int, *, one_by_one: bool = False) -> float:
+    """Milliseconds to add and start `count` processes in a fresh runtime: with `start_all`, or
+    with `start_process` one name after the other."""
     runtime = AgentRuntime()
     try:
         config = ProcessConfig(model=agent)
@@ -232,8 +235,11 @@ async def add_start_ms(count: int) -> float:
         start = clock()
         for name in names:
             await runtime.add_process(name, config)
-        for name in names:
-            await runtime.start_process(name)
+        if one_by_one:
+            for name in names:
+                await runtime.start_process(name)
+        else:
+            await runtime.start_all()
         elapsed = clock() - start
         running = runtime.status()["running"]
         if running != count:
@@ -368,6 +374,8 @@ async def _rate(runs: Runs, sizes: Sizes, concurrency: int) -> None:
 async def _add_start(runs: Runs, sizes: Sizes) -> None:
     for count in sizes.batches:
         runs.add(f"start_{count}", GR, await add_start_ms(count))
+    largest = max(sizes.batches)
+    runs.add(f"start_{largest}_seq", GR, await add_start_ms(largest, one_by_one=True))
 
 
 async def run_time_scenarios(sizes: Sizes, results: Results, failures: list[str]) -> None:
@@ -441,6 +449,9 @@ def rows(sizes: Sizes) -> list[Row]:
         target, limit = ("<= 30", 30.0) if count == 100 else ("", None)
         table.append(Row(f"start_{count}", f"add + start {count} process{'es' * (count > 1)} "
                          "(ms, total)", ms, target, limit))
+    largest = max(sizes.batches)
+    table.append(Row(f"start_{largest}_seq", f"add + start {largest} processes, one by one "
+                     "(ms, total)", ms))
     table.append(Row("rss", f"RSS per idle process @{sizes.memory} (KiB)", kib, "<= 16", 16.0))
     return table
 
@@ -460,6 +471,8 @@ def _cell(results: Results, row: Row, column: str) -> str:
     if value is not None:
         return row.fmt(value)
     if column == FLOOR and not row.key.startswith(("lat", "rate")):
+        return "-"
+    if column == PEER:  # a figure the reference did not publish
         return "-"
     return "failed"
 

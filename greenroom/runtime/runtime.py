@@ -15,6 +15,7 @@ watch; the runtime is closed with `await runtime.close()`.
 from __future__ import annotations
 
 import asyncio
+import logging
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     from greenroom.supervision.handle import ChildHandle
 
 __all__ = ["AgentRuntime"]
+
+logger = logging.getLogger("greenroom.runtime")
 
 RUNTIME_SUPERVISOR = "runtime"
 
@@ -158,10 +161,23 @@ class AgentRuntime:
         await process.start()
 
     async def start_all(self) -> None:
-        """Start every process that is not running, in registration order."""
-        for process in list(self._processes.values()):
-            if process.state.value in ("created", "stopped", "failed"):
-                await process.start()
+        """Start every process that is not running, all at once (as `stop_all` stops them).
+
+        The starts are issued in registration order and overlap, so N processes do not wait for
+        N round trips to the supervisors one after another. If some cannot start, the others
+        still do; once every start has ended, the first failure in registration order is raised
+        and the later ones are logged.
+        """
+        startable = [process for process in self._processes.values()
+                     if process.state.value in ("created", "stopped", "failed")]
+        outcomes = await asyncio.gather(*(process.start() for process in startable),
+                                        return_exceptions=True)
+        failures = [(process, outcome) for process, outcome in zip(startable, outcomes, strict=True)
+                    if isinstance(outcome, BaseException)]
+        for process, failure in failures[1:]:
+            logger.error("start_all: process %r did not start: %r", process.name, failure)
+        if failures:
+            raise failures[0][1]
 
     async def stop_all(self, drain_timeout: float | None = None) -> None:
         """Stop every process (concurrently)."""

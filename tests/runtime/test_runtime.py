@@ -194,3 +194,28 @@ def test_supervision_events_are_relayed_to_the_bus(caplog: pytest.LogCaptureFixt
             assert "supervision.child_failed" in kinds
 
     asyncio.run(main())
+
+
+def test_start_all_starts_the_others_when_some_cannot_start(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The starts overlap: a process that cannot start (no agent) does not keep the later ones
+    from starting; the first failure is raised once all have ended, the next ones logged."""
+
+    async def main() -> None:
+        async with AgentRuntime() as runtime:
+            await runtime.add_process("a", ProcessConfig(model=echo))
+            await runtime.add_process("broken-1", ProcessConfig())
+            await runtime.add_process("b", ProcessConfig(model=echo))
+            await runtime.add_process("broken-2", ProcessConfig())
+            with caplog.at_level(logging.ERROR, logger="greenroom.runtime"), \
+                    pytest.raises(ValueError, match="no agent configured"):
+                await runtime.start_all()
+            states = {name: p.state for name, p in runtime.processes.items()}
+            assert states == {"a": ProcessState.RUNNING, "broken-1": ProcessState.FAILED,
+                              "b": ProcessState.RUNNING, "broken-2": ProcessState.FAILED}
+            logged = [r.getMessage() for r in caplog.records if "start_all" in r.getMessage()]
+            assert len(logged) == 1
+            assert "'broken-2' did not start" in logged[0]
+
+    asyncio.run(main())
