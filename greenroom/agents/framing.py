@@ -132,6 +132,8 @@ def _field(event: Any, name: str) -> Any:
 
 def _one_line(value: Any) -> str:
     """A header value with line breaks removed, so it cannot forge further header lines."""
+    if type(value) is str and value.isprintable() and " " not in value and value:
+        return value  # no whitespace at all (the only printable one is the space): as it is
     text = "" if value is None else str(value)
     return " ".join(text.split()) or "-"
 

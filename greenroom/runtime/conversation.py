@@ -56,22 +56,28 @@ class ReadOnlyMessage(dict[str, Any]):
         return (ReadOnlyMessage, (dict(self),))
 
 
-def _checked(message: object, where: str) -> dict[str, Any]:
+def _checked(message: object, index: int | None) -> dict[str, Any]:
     """`message` as stored, after checking it has a string `role` and a `content` key: read-only
-    and shared if it holds only strings, else a deep copy."""
-    if not isinstance(message, dict | Mapping):  # dict first: the ABC check costs more
-        msg = f"{where}: expected a dict message, got {type(message).__name__}"
+    and shared if it holds only strings, else a deep copy. `index`: its place in a list, for
+    the error message (None: a single message)."""
+    if type(message) is not ReadOnlyMessage and not isinstance(message, dict | Mapping):
+        msg = f"{_where(index)}: expected a dict message, got {type(message).__name__}"
         raise TypeError(msg)
     role = message.get("role")
     if not isinstance(role, str) or not role:
-        msg = f"{where}.role: expected a non-empty string, got {role!r}"
+        msg = f"{_where(index)}.role: expected a non-empty string, got {role!r}"
         raise ValueError(msg)
     if "content" not in message:
-        msg = f"{where}.content: missing"
+        msg = f"{_where(index)}.content: missing"
         raise ValueError(msg)
-    if all(isinstance(value, str) for value in message.values()):
-        return message if type(message) is ReadOnlyMessage else ReadOnlyMessage(message)
-    return copy.deepcopy(dict(message))
+    for value in message.values():
+        if type(value) is not str and not isinstance(value, str):
+            return copy.deepcopy(dict(message))
+    return message if type(message) is ReadOnlyMessage else ReadOnlyMessage(message)
+
+
+def _where(index: int | None) -> str:
+    return "message" if index is None else f"messages[{index}]"
 
 
 class ConversationBuffer:
@@ -97,18 +103,21 @@ class ConversationBuffer:
 
     def append(self, message: Mapping[str, Any]) -> None:
         """Add one message, evicting the oldest if the buffer is full."""
-        self._add([_checked(message, "message")])
+        self._add([_checked(message, None)])
 
     def extend(self, messages: Iterable[Mapping[str, Any]]) -> None:
         """Add several messages; if any is invalid, none is added."""
-        self._add([_checked(item, f"messages[{i}]") for i, item in enumerate(messages)])
+        self._add([_checked(item, i) for i, item in enumerate(messages)])
 
     def _add(self, checked: list[dict[str, Any]]) -> None:
-        if self._nested or any(type(m) is not ReadOnlyMessage for m in checked):
-            self._messages.extend(checked)
+        self._messages.extend(checked)
+        if self._nested:
             self._nested = sum(type(m) is not ReadOnlyMessage for m in self._messages)
         else:
-            self._messages.extend(checked)
+            for message in checked:
+                if type(message) is not ReadOnlyMessage:
+                    self._nested = sum(type(m) is not ReadOnlyMessage for m in self._messages)
+                    return
 
     def get_messages(self) -> list[dict[str, Any]]:
         """All buffered messages, oldest first, as plain mutable copies."""
@@ -124,7 +133,7 @@ class ConversationBuffer:
 
     def set_messages(self, messages: Iterable[Mapping[str, Any]]) -> None:
         """Replace the contents (keeping the newest that fit); invalid input changes nothing."""
-        checked = [_checked(item, f"messages[{i}]") for i, item in enumerate(messages)]
+        checked = [_checked(item, i) for i, item in enumerate(messages)]
         self.clear()
         self._add(checked)
 

@@ -144,3 +144,15 @@ def test_payload_tags_are_fresh_for_every_message() -> None:
                       trigger_message(event)["content"]).group(1)  # type: ignore[union-attr]
             for _ in range(2000)}
     assert len(tags) == 2000
+
+
+@pytest.mark.parametrize("char", [c for c in map(chr, range(0x3100)) if c.isspace()]
+                         + ["\u3000", "\ufeff", "\x00", "é", "-"])
+def test_a_header_value_never_keeps_a_line_break_or_other_whitespace(char: str) -> None:
+    """Values without whitespace are shown as they are (the fast path); any whitespace, of
+    whatever kind, is collapsed to single spaces as `str.split` sees it."""
+    for value in (char, f"a{char}b", f"{char}{char}x"):
+        message = trigger_message({"trigger_type": value, "trigger_id": "t", "event_id": "e",
+                                   "timestamp": "now", "payload": None})
+        header = message["content"].split("\n", 1)[0]
+        assert header.startswith(f"[Trigger: {' '.join(value.split()) or '-'}] ")
