@@ -39,6 +39,10 @@ What each row measures:
   another, each `await process.inject(...)` (the durable ack) before the next, all 50 at once;
   runs/s = N / (first inject -> the N-th `invocation.completed`, seen by a runtime listener).
   The checkpoints taken every 100 runs per process fall inside the timed part.
+- CPU per run, 50 processes: the process's CPU time (`time.process_time_ns`, every thread,
+  user and system) during that timed part / N; its baseline is the same without a journal. At
+  10,000 runs/s, with the GIL letting one thread run Python at a time, a run could cost at most
+  about 100 us.
 - fsyncs per run, 50 processes: `os.fsync` calls during that timed part / N.
 - time spent in fsync: the time inside those `os.fsync` calls (measured by the same wrapper) as
   a percentage of the timed part. Only the journal actor fsyncs, one call after another, so
@@ -646,11 +650,13 @@ async def _drive(processes: list[AgentProcess], completed: Completed,
 
 @dataclass(frozen=True)
 class RunRate:
-    """One timed many-process scenario: runs/s, fsync calls per run, share of time in fsync."""
+    """One timed many-process scenario: runs/s, fsync calls per run, share of time in fsync,
+    and CPU microseconds per run (every thread of this process)."""
 
     rate: float
     fsyncs_per_run: float
     fsync_share: float
+    cpu_per_run: float
 
 
 async def fifty_process_rate(sizes: Sizes, base: Path | None, journal: bool) -> RunRate:
@@ -671,11 +677,13 @@ async def fifty_process_rate(sizes: Sizes, base: Path | None, journal: bool) -> 
             runs = sizes.runs_each * len(processes)
             gc.collect()
             with FsyncCount() as fsyncs:
+                cpu = time.process_time_ns()
                 start = clock()
                 await _drive(processes, completed, events)
                 elapsed = completed.stamp - start
+                cpu = time.process_time_ns() - cpu
             return RunRate(runs * 1e9 / elapsed, fsyncs.count / runs,
-                           100 * fsyncs.nanoseconds / elapsed)
+                           100 * fsyncs.nanoseconds / elapsed, cpu / runs / 1e3)
         finally:
             await runtime.close()
 
@@ -853,9 +861,12 @@ def _appends(runs: Runs, sizes: Sizes, base: Path | None) -> None:
 
 
 async def _fifty(runs: Runs, sizes: Sizes, base: Path | None) -> None:
-    runs.add("runs_50", BASE, (await fifty_process_rate(sizes, base, journal=False)).rate)
+    bare_run = await fifty_process_rate(sizes, base, journal=False)
+    runs.add("runs_50", BASE, bare_run.rate)
+    runs.add("cpu_50", BASE, bare_run.cpu_per_run)
     journaled_run = await fifty_process_rate(sizes, base, journal=True)
     runs.add("runs_50", GR, journaled_run.rate)
+    runs.add("cpu_50", GR, journaled_run.cpu_per_run)
     runs.add("fsync_run", GR, journaled_run.fsyncs_per_run)
     runs.add("fsync_share", GR, journaled_run.fsync_share)
 
@@ -976,6 +987,7 @@ def rows(sizes: Sizes) -> list[Row]:
         Row("runs_50", f"durable journaled runs/s, {sizes.processes} processes "
             f"(1 inject in flight each, N={sizes.runs_each * sizes.processes:,})", rate,
             ">= 10 k", 10_000, higher_is_better=True),
+        Row("cpu_50", f"CPU per run (us, all threads), {sizes.processes} processes", number),
         Row("fsync_run", f"fsyncs per run, {sizes.processes} processes", number, ratio=False),
         Row("fsync_share", f"time spent in fsync, % of the timed window, {sizes.processes} "
             "processes", number, ratio=False),
