@@ -110,6 +110,9 @@ class IoLoop:
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         """The loop (started on first use when the system owns it)."""
+        known = self._loop  # set once and never reset: read without the lock on the hot path
+        if known is not None:
+            return known
         with self._lock:
             if self._loop is None:
                 loop = asyncio.new_event_loop()
