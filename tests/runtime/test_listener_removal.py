@@ -36,23 +36,26 @@ class Seen:
         self.completed.put_nowait(event_id)
 
 
+async def run_once(process: AgentProcess, *waiting: Seen) -> str:
+    """Inject an event and wait until each of `waiting` has seen its run complete."""
+    event = TriggerEvent("t", "manual", payload="x")
+    await process.inject(event)
+    async with asyncio.timeout(30):
+        for seen in waiting:
+            assert await seen.completed.get() == event.event_id
+    return event.event_id
+
+
 def test_a_removed_process_listener_hears_nothing_more() -> None:
     async def main() -> None:
         async with AgentProcess("p", ProcessConfig(model=agent)) as process:
             kept, removed = Seen(), Seen()
             process.add_listener(kept)
             process.add_listener(removed)
-            first = TriggerEvent("t", "manual", payload=1)
-            await process.inject(first)
-            async with asyncio.timeout(30):
-                assert await kept.completed.get() == first.event_id
-                assert await removed.completed.get() == first.event_id
+            first = await run_once(process, kept, removed)
             process.remove_listener(removed)
-            second = TriggerEvent("t", "manual", payload=2)
-            await process.inject(second)
-            async with asyncio.timeout(30):
-                assert await kept.completed.get() == second.event_id
-            assert removed.events == [first.event_id]
+            await run_once(process, kept)
+            assert removed.events == [first]
             with pytest.raises(ValueError, match="was not added"):
                 process.remove_listener(removed)
 
@@ -68,10 +71,7 @@ def test_a_removed_runtime_listener_hears_nothing_more() -> None:
             runtime.add_listener(kept)
             runtime.add_listener(removed)
             runtime.remove_listener(removed)
-            event = TriggerEvent("t", "manual", payload=1)
-            await process.inject(event)
-            async with asyncio.timeout(30):
-                assert await kept.completed.get() == event.event_id
+            await run_once(process, kept)
             assert removed.events == []
             with pytest.raises(ValueError, match="was not added"):
                 runtime.remove_listener(removed)
