@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -36,7 +36,7 @@ __all__ = [
     "ApiError",
     "error_response",
     "from_exception",
-    "start_error",
+    "raise_start_error",
     "validation_error",
 ]
 
@@ -156,21 +156,23 @@ def from_exception(exc: BaseException) -> ApiError | None:
     elif isinstance(exc, TriggerError):
         error = ApiError("INVALID_TRIGGER", str(exc))
     elif isinstance(exc, ActorStartError) and exc.__cause__ is not None:
-        error = from_exception(exc.__cause__)  # a trigger's TriggerError, raised in on_start
+        error = from_exception(exc.__cause__)  # what an actor's on_start raised
     return error
 
 
-def start_error(exc: Exception) -> ApiError | None:
-    """The error of a failed `start()`: its own mapping (a state conflict, a trigger that cannot
-    start), or 422 START_FAILED when the config cannot make a process (a `ValueError`, maybe
-    raised in a governance actor's start); None for anything unexpected (a 500)."""
+def raise_start_error(exc: Exception) -> NoReturn:
+    """Raise what a failed `start()` answers: its own mapping (a state conflict, a trigger that
+    cannot start), or 422 START_FAILED when the config cannot make a process (a `ValueError`,
+    maybe raised in a governance actor's start); `exc` itself when unexpected (a 500)."""
     root: BaseException = exc
     while isinstance(root, ActorStartError) and root.__cause__ is not None:
         root = root.__cause__
     error = from_exception(root)
     if error is None and isinstance(root, ValueError):
         error = ApiError("START_FAILED", f"the process could not start: {root}")
-    return error
+    if error is None:
+        raise exc
+    raise error from exc
 
 
 def _inbox_error(exc: InboxError) -> ApiError:

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from greenroom.api.errors import ApiError, start_error
+from greenroom.api.errors import ApiError, raise_start_error
 from greenroom.api.routes_runtime import DrainBody, ProcessStatus
 from greenroom.api.routing import Body, Call, Out, P, Route, Text
 from greenroom.runtime.config import ProcessConfig
@@ -130,10 +130,7 @@ async def deploy(call: Call) -> Deployed:
             await process.start()
         except Exception as exc:
             await call.runtime.remove_process(body.name)
-            error = start_error(exc)
-            if error is None:
-                raise
-            raise error from exc
+            raise_start_error(exc)
     call.subject = body.name
     return Deployed(name=body.name, process_id=process.process_id, state=process.state.value,
                     created_at=datetime.now(UTC).isoformat())
@@ -161,10 +158,7 @@ async def start_process(call: Call) -> NameState:
     try:
         await process.start()
     except Exception as exc:
-        error = start_error(exc)
-        if error is None:
-            raise
-        raise error from exc
+        raise_start_error(exc)
     return NameState(name=call.name, state=process.state.value)
 
 
@@ -188,10 +182,7 @@ async def restart_process(call: Call) -> NameState:
     try:
         await call.runtime.restart_process(call.name)
     except Exception as exc:
-        error = start_error(exc)
-        if error is None:
-            raise
-        raise error from exc
+        raise_start_error(exc)
     return NameState(name=call.name, state=process.state.value)
 
 

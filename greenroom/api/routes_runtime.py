@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from greenroom.api.errors import start_error
+from greenroom.api.errors import raise_start_error
 from greenroom.api.routing import Body, Call, OpenOut, Out, Route
 
 __all__ = ["ROUTES", "SHUTDOWN", "DrainBody", "ProcessStatus", "stop_processes"]
@@ -85,14 +85,12 @@ async def runtime_status(call: Call) -> RuntimeStatus:
 
 
 async def start_all(call: Call) -> Started:
-    """Start every process that is created, stopped or failed, in registration order."""
+    """Start every process that is created, stopped or failed, all at once
+    (`AgentRuntime.start_all`); the first failure in registration order is the answer."""
     try:
         await call.runtime.start_all()
     except Exception as exc:
-        error = start_error(exc)
-        if error is None:
-            raise
-        raise error from exc
+        raise_start_error(exc)
     return Started()
 
 
