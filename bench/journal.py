@@ -131,6 +131,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+from bench import peer
 from bench.kernel import Runs, p99
 from bench.runtime import Completions, agent, machine_line, ms
 from greenroom.actors import ActorRef, ActorSystem
@@ -906,8 +907,9 @@ async def one_repeat(runs: Runs, sizes: Sizes, base: Path | None, histories: lis
 
 
 async def run_scenarios(sizes: Sizes, base: Path | None, results: Results,
-                        failures: list[str]) -> None:
-    """The histories, then every time scenario `sizes.repeats` times, then the byte counts."""
+                        failures: list[str], peer_python: str | None = None) -> None:
+    """The histories, then every time scenario `sizes.repeats` times (with `peer_python`, the
+    peer's scenarios after each), then the byte counts."""
     runs = Runs(results)
     with scratch(base) as root:
         started = time.monotonic()
@@ -920,6 +922,9 @@ async def run_scenarios(sizes: Sizes, base: Path | None, results: Results,
             await one_repeat(runs, sizes, base, histories, failures, repeat)
             print(f"  repeat {repeat + 1}/{sizes.repeats}: {time.monotonic() - started:.1f} s",
                   file=sys.stderr)
+            if peer_python is not None:
+                peer.add_repeat(runs, peer_python, "journal", sizes.__dict__, failures, repeat,
+                                base)
         steady = next((h.directory for h in histories if h.key == "rec_ckpt"), None)
         for key, seed in (("fresh", None), ("steady", steady)):
             if key == "steady" and seed is None:
@@ -1054,24 +1059,44 @@ def _ratio(results: Results, row: Row) -> str:
     return f"{(theirs / ours if row.higher_is_better else ours / theirs):.1f}x"
 
 
-def format_table(results: Results, sizes: Sizes) -> list[str]:
-    """The one table: greenroom, the same-run baseline, the cost ratio, the target."""
-    header = ["", "greenroom", "baseline", "cost vs baseline", "target", "status"]
-    body = [[row.label, _cell(results, row, GR), _cell(results, row, BASE),
-             _ratio(results, row), row.target, _status(results, row)] for row in rows(sizes)]
+def _peer_cells(results: Results, row: Row) -> list[str]:
+    figures = results.get(row.key, {})
+    theirs = figures.get(peer.SAME_RUN)
+    if theirs is None:  # a row the peer has no scenario for (or its run failed: reported)
+        return ["-", "-"]
+    return [row.fmt(theirs), peer.cost_ratio(figures.get(GR), theirs,
+                                              higher_is_better=row.higher_is_better)]
+
+
+def format_table(results: Results, sizes: Sizes, *, same_run_peer: bool = False) -> list[str]:
+    """The one table: greenroom, the same-run baseline, the cost ratio, (with `same_run_peer`)
+    the peer's figure in this run and greenroom's cost relative to it, the target."""
+    header = ["", "greenroom", "baseline", "cost vs baseline"]
+    if same_run_peer:
+        header += [peer.PEER_LABEL, "cost vs peer"]
+    header += ["target", "status"]
+    body = []
+    for row in rows(sizes):
+        cells = [row.label, _cell(results, row, GR), _cell(results, row, BASE),
+                 _ratio(results, row)]
+        if same_run_peer:
+            cells += _peer_cells(results, row)
+        body.append([*cells, row.target, _status(results, row)])
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+    numbers = len(header) - 2  # the figures, right-aligned; then target and status
 
     def line(cells: list[str]) -> str:
         first = cells[0].ljust(widths[0])
-        middle = [c.rjust(w) for c, w in zip(cells[1:4], widths[1:4], strict=True)]
-        last = [c.ljust(w) for c, w in zip(cells[4:], widths[4:], strict=True)]
+        middle = [c.rjust(w) for c, w in zip(cells[1:numbers], widths[1:numbers], strict=True)]
+        last = [c.ljust(w) for c, w in zip(cells[numbers:], widths[numbers:], strict=True)]
         return " | ".join([first, *middle, *last]).rstrip()
 
     rule = "-+-".join("-" * w for w in widths)
     return [line(header), rule, *(line(cells) for cells in body)]
 
 
-def report(results: Results, sizes: Sizes, machine: str, where: str, seconds: float) -> None:
+def report(results: Results, sizes: Sizes, machine: str, where: str, seconds: float, *,
+           same_run_peer: bool = False) -> None:
     """Print the floor line, the table and its legend."""
     print(f"greenroom journal benchmark ({machine}); medians of {sizes.repeats} repeats, "
           f"{seconds:.0f} s; journals in {where}")
@@ -1080,7 +1105,7 @@ def report(results: Results, sizes: Sizes, machine: str, where: str, seconds: fl
         print(f"Machine floor in this run: os.write + os.fsync of one {FLOOR_LINE}-byte line "
               f"median {floor:.0f} us (at most {1e6 / floor:,.0f} fsyncs/s one after another)")
     print()
-    for text in format_table(results, sizes):
+    for text in format_table(results, sizes, same_run_peer=same_run_peer):
         print(text)
     print()
     print("baseline: appends, a bare write+fsync loop (1 writer: one line per fsync; 50 process "
@@ -1091,6 +1116,11 @@ def report(results: Results, sizes: Sizes, machine: str, where: str, seconds: fl
     print("cost vs baseline: greenroom / baseline for times, baseline / greenroom for rates.")
     print("bytes per run: every byte written to segments and checkpoint files, including files "
           "compaction deleted, before the stop's checkpoint.")
+    if same_run_peer:
+        print("cost vs peer: greenroom / the peer, as above. The peer's inject returns before "
+              "anything is journaled and its appends are")
+        print("          never fsync'd (its checkpoints are): its runs and acks are not "
+              "durable, greenroom's are.")
 
 
 # Entry point ------------------------------------------------------------------------------------
@@ -1104,6 +1134,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=None, help="override the repeat count")
     parser.add_argument("--dir", type=Path, default=None,
                         help="where the temporary journals go (default: the system temp dir)")
+    parser.add_argument("--peer", metavar="PYTHON", default=None,
+                        help="also run promptise 1.10.1 on the same scenarios: 'auto' (a "
+                             "virtualenv in .peer/, made once) or an interpreter that has it")
     return parser.parse_args(argv)
 
 
@@ -1118,12 +1151,14 @@ def main(argv: list[str] | None = None) -> int:
     if base is not None:
         base.mkdir(parents=True, exist_ok=True)
     where = str(base if base is not None else tempfile.gettempdir())
+    peer_python = peer.peer_python(args.peer) if args.peer is not None else None
     machine = machine_line()
     started = time.monotonic()
     results: Results = {}
     failures: list[str] = []
-    asyncio.run(run_scenarios(sizes, base, results, failures))
-    report(results, sizes, machine, where, time.monotonic() - started)
+    asyncio.run(run_scenarios(sizes, base, results, failures, peer_python))
+    report(results, sizes, machine, where, time.monotonic() - started,
+           same_run_peer=peer_python is not None)
     if failures:
         print(f"Failed scenarios (tracebacks on stderr): {'; '.join(failures)}")
     return 1 if failures else 0

@@ -40,11 +40,15 @@ reported (for latency: the median of the per-repeat medians and of the per-repea
 
 The "asyncio floor" column is a same-run baseline that greenroom cannot beat: the no-op agent as
 a bare task, `await loop.create_task(agent(None))`, timed the same way (sequential for latency
-and c=1; N tasks created at once and gathered for c=4). The peer (promptise 1.10.1) cannot run
-here: its column is its published figures (shared/reference/promptise-runtime.md, section 13,
-measured on this machine: stub agent, no journal). The machine-floor line also shows a bare
-two-thread `SimpleQueue` ping-pong, since an inject crosses threads several times (loop -> actor
--> loop -> actor -> loop) and drifts with the machine's wake-up cost.
+and c=1; N tasks created at once and gathered for c=4). The "promptise 1.10.1 (published)"
+column holds the peer's figures from shared/reference/promptise-runtime.md, section 13 (stub
+agent, no journal), measured on this machine type at another time. With `--peer auto` (or
+`--peer PYTHON`, see `bench.peer`) the peer also runs the same scenarios, sizes and events
+between greenroom's repeats, in a subprocess of its own interpreter, and two more columns show
+its figures in this run and greenroom's cost relative to them: a shared VM drifts by up to 2x
+between runs, so only those compare. The machine-floor line also shows a bare two-thread
+`SimpleQueue` ping-pong, the cost of one cross-thread round trip in this run (an inject into a
+process on the loop dispatcher crosses none: every row here is CPU on the loop thread).
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ from typing import Any
 
 import psutil
 
+from bench import peer
 from bench.kernel import Runs, p99, pingpong_floor
 from greenroom.runtime import AgentProcess, AgentRuntime, ProcessConfig
 from greenroom.triggers import TriggerEvent
@@ -378,8 +383,10 @@ async def _add_start(runs: Runs, sizes: Sizes) -> None:
     runs.add(f"start_{largest}_seq", GR, await add_start_ms(largest, one_by_one=True))
 
 
-async def run_time_scenarios(sizes: Sizes, results: Results, failures: list[str]) -> None:
-    """Every time scenario, `sizes.repeats` times, after one unmeasured warm-up batch."""
+async def run_time_scenarios(sizes: Sizes, results: Results, failures: list[str],
+                             peer_python: str | None = None) -> None:
+    """Every time scenario, `sizes.repeats` times, after one unmeasured warm-up batch; with
+    `peer_python`, the peer's scenarios after each repeat."""
     await add_start_ms(10)
     runs = Runs(results)
     for repeat in range(sizes.repeats):
@@ -387,6 +394,8 @@ async def run_time_scenarios(sizes: Sizes, results: Results, failures: list[str]
         await one_repeat(runs, sizes, failures, repeat)
         print(f"  time repeat {repeat + 1}/{sizes.repeats}: {time.monotonic() - started:.1f} s",
               file=sys.stderr)
+        if peer_python is not None:
+            peer.add_repeat(runs, peer_python, "runtime", sizes.__dict__, failures, repeat)
 
 
 def run_memory_scenario(sizes: Sizes, results: Results, failures: list[str]) -> None:
@@ -470,25 +479,39 @@ def _cell(results: Results, row: Row, column: str) -> str:
     value = PEER_FIGURES.get(row.key) if column == PEER else results.get(row.key, {}).get(column)
     if value is not None:
         return row.fmt(value)
+    if column == PEER:  # a figure the reference did not publish
+        return "-"
     if column == FLOOR and not row.key.startswith(("lat", "rate")):
         return "-"
-    if column == PEER:  # a figure the reference did not publish
+    if column == peer.SAME_RUN and row.key == "rss":  # not measured for the peer
         return "-"
     return "failed"
 
 
-def format_table(results: Results, sizes: Sizes) -> list[str]:
-    """The one table: greenroom, the asyncio floor, the peer's published figure, the target."""
-    header = ["", "greenroom", "asyncio floor", "promptise 1.10.1 (published)", "target",
-              "status"]
-    body = [[row.label, *(_cell(results, row, c) for c in COLUMNS), row.target,
-             _status(results, row)] for row in rows(sizes)]
+def format_table(results: Results, sizes: Sizes, *, same_run_peer: bool = False) -> list[str]:
+    """The one table: greenroom, the asyncio floor, the peer's published figure, (with
+    `same_run_peer`) the peer's figure in this run and greenroom's cost relative to it, the
+    target."""
+    columns = [*COLUMNS, peer.SAME_RUN] if same_run_peer else list(COLUMNS)
+    header = ["", "greenroom", "asyncio floor", "promptise 1.10.1 (published)"]
+    if same_run_peer:
+        header += [peer.PEER_LABEL, "cost vs peer"]
+    header += ["target", "status"]
+    body = []
+    for row in rows(sizes):
+        cells = [row.label, *(_cell(results, row, c) for c in columns)]
+        if same_run_peer:
+            figures = results.get(row.key, {})
+            cells.append(peer.cost_ratio(figures.get(GR), figures.get(peer.SAME_RUN),
+                                         higher_is_better=row.higher_is_better))
+        body.append([*cells, row.target, _status(results, row)])
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+    numbers = len(header) - 2  # the figures, right-aligned; then target and status
 
     def line(cells: list[str]) -> str:
         first = cells[0].ljust(widths[0])
-        middle = [c.rjust(w) for c, w in zip(cells[1:4], widths[1:4], strict=True)]
-        last = [c.ljust(w) for c, w in zip(cells[4:], widths[4:], strict=True)]
+        middle = [c.rjust(w) for c, w in zip(cells[1:numbers], widths[1:numbers], strict=True)]
+        last = [c.ljust(w) for c, w in zip(cells[numbers:], widths[numbers:], strict=True)]
         return " | ".join([first, *middle, *last]).rstrip()
 
     rule = "-+-".join("-" * w for w in widths)
@@ -502,7 +525,8 @@ def machine_line() -> str:
             f"machine busy before run {busy:.0f} %")
 
 
-def report(results: Results, sizes: Sizes, machine: str, seconds: float) -> None:
+def report(results: Results, sizes: Sizes, machine: str, seconds: float, *,
+           same_run_peer: bool = False) -> None:
     """Print the floor line and the table."""
     print(f"greenroom runtime benchmark ({machine}); medians of {sizes.repeats} repeats "
           f"(RSS: of {sizes.memory_repeats} subprocesses), {seconds:.0f} s")
@@ -513,8 +537,12 @@ def report(results: Results, sizes: Sizes, machine: str, seconds: float) -> None
               f"{pingpong:.1f} us; bare asyncio create_task + await of the no-op agent "
               f"{floor * 1e3:.1f} us")
     print()
-    for text in format_table(results, sizes):
+    for text in format_table(results, sizes, same_run_peer=same_run_peer):
         print(text)
+    if same_run_peer:
+        print()
+        print("cost vs peer: greenroom's time / the peer's (rates: the peer's / greenroom's); "
+              "below 1x greenroom is faster.")
 
 
 # Entry point ------------------------------------------------------------------------------------
@@ -528,6 +556,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=None, help="override the repeat count")
     parser.add_argument("--bus-subscriber", action="store_true",
                         help="time scenarios with a no-op subscriber on every bus event")
+    parser.add_argument("--peer", metavar="PYTHON", default=None,
+                        help="also run promptise 1.10.1 on the same scenarios: 'auto' (a "
+                             "virtualenv in .peer/, made once) or an interpreter that has it")
     parser.add_argument("--scenario", choices=["memory"], help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -544,13 +575,15 @@ def main(argv: list[str] | None = None) -> int:
     BUS_SUBSCRIBER["on"] = args.bus_subscriber
     if args.repeats is not None:
         sizes = Sizes(**{**sizes.__dict__, "repeats": max(1, args.repeats)})
+    peer_python = peer.peer_python(args.peer) if args.peer is not None else None
     machine = machine_line()
     started = time.monotonic()
     results: Results = {}
     failures: list[str] = []
     run_memory_scenario(sizes, results, failures)
-    asyncio.run(run_time_scenarios(sizes, results, failures))
-    report(results, sizes, machine, time.monotonic() - started)
+    asyncio.run(run_time_scenarios(sizes, results, failures, peer_python))
+    report(results, sizes, machine, time.monotonic() - started,
+           same_run_peer=peer_python is not None)
     if failures:
         print(f"Failed scenarios (tracebacks on stderr): {'; '.join(failures)}")
     return 1 if failures else 0

@@ -1,5 +1,7 @@
 """Every benchmark keeps running: `python -m bench.<name> --quick` exits 0 and prints each row
-(figures are printed, never asserted)."""
+(figures are printed, never asserted). The runtime and journal benches run with `--peer auto`,
+so the peer's scenarios (`bench/promptise_side.py`) run too, against a real promptise 1.10.1
+installed from the package index into `.peer/` (once)."""
 
 from __future__ import annotations
 
@@ -74,6 +76,23 @@ JOURNAL_ROWS = (
 )
 
 
+PEER_ROWS = {
+    "bench.runtime": (
+        "inject -> invocation finished median (ms)",
+        "no-op runs/s per process, concurrency 4",
+        "add + start 100 processes, one by one (ms, total)",
+    ),
+    "bench.journal": (
+        "durable journaled runs/s, 50 processes",
+        "inject -> return (durable ack) median (ms), journal full level",
+        "recover 100,000 entries, no checkpoint (ms)",
+        "bytes written per run, checkpoint level, fresh process",
+    ),
+}
+"""Rows that must show a figure in the peer's column and a ratio beside it."""
+
+
+@pytest.mark.timeout(1_200)  # the first run installs the peer (about a minute with a warm cache)
 @pytest.mark.parametrize(
     ("module", "rows", "floor_line"),
     [
@@ -86,12 +105,23 @@ JOURNAL_ROWS = (
 def test_benchmark_quick_run_prints_its_table(
     module: str, rows: tuple[str, ...], floor_line: bool
 ) -> None:
+    peer = ["--peer", "auto"] if module in PEER_ROWS else []
     result = subprocess.run(
-        [sys.executable, "-m", module, "--quick"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+        [sys.executable, "-m", module, "--quick", *peer],
+        cwd=ROOT, capture_output=True, text=True, timeout=1_100, check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     if floor_line:
         assert "Machine floor in this run" in result.stdout
     for row in rows:
         assert row in result.stdout, row
+    if peer:
+        lines = result.stdout.splitlines()
+        header = next(line for line in lines if "promptise 1.10.1 (this run)" in line)
+        column = [cell.strip() for cell in header.split(" | ")].index(
+            "promptise 1.10.1 (this run)")
+        for row in PEER_ROWS[module]:
+            cells = next(line for line in lines if line.startswith(row)).split(" | ")
+            peer_figure, ratio = cells[column].strip(), cells[column + 1].strip()
+            assert peer_figure not in ("-", "failed"), (row, cells)
+            assert ratio.endswith("x"), (row, cells)
