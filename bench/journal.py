@@ -104,6 +104,14 @@ The "baseline" column is measured in the same run:
   replay.
 The "cost vs baseline" column is greenroom / baseline for times and baseline / greenroom for
 rates, so 2.0x always means twice the baseline's cost.
+
+With `--peer auto` (or `--peer PYTHON`, see `bench.peer`), the peer (promptise 1.10.1) runs the
+journaled runs/s, latency, recovery and bytes-per-run scenarios between greenroom's repeats, with
+the same events and sizes, and two more columns show its figures and greenroom's cost relative
+to them (the same ratio as above). The peer's recovery histories hold the same runs in its own
+format (a `trigger_event` and an `invocation_result` entry each, plain JSONL). Its `inject`
+returns before anything is journaled, and it never fsyncs an append, so its acks and runs are
+not durable where greenroom's are; `bench/promptise_side.py` says what else differs.
 """
 
 from __future__ import annotations
