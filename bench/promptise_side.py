@@ -32,7 +32,7 @@ from typing import Any
 
 import promptise.agent
 from promptise.runtime import AgentProcess, AgentRuntime, ProcessConfig
-from promptise.runtime.config import JournalConfig
+from promptise.runtime.config import JournalConfig, TriggerConfig
 from promptise.runtime.journal.base import JournalEntry
 from promptise.runtime.journal.file import FileJournal
 from promptise.runtime.journal.replay import ReplayEngine
@@ -160,14 +160,18 @@ async def run_rate(concurrency: int, n: int, warmup: int) -> float:
         await runtime.stop_all()
 
 
-async def add_start_ms(count: int, *, one_by_one: bool = False) -> float:
+CRON = TriggerConfig(type="cron", cron_expression="0 0 1 1 *")
+
+
+async def add_start_ms(count: int, *, one_by_one: bool = False, cron: bool = False) -> float:
     runtime = AgentRuntime()
     try:
         names = [f"p{i}" for i in range(count)]
+        config = ProcessConfig(model="stub", triggers=[CRON] if cron else [])
         gc.collect()
         start = clock()
         for name in names:
-            await runtime.add_process(name, ProcessConfig(model="stub"))
+            await runtime.add_process(name, config)
         if one_by_one:
             for name in names:
                 await runtime.start_process(name)
@@ -189,6 +193,7 @@ async def runtime_scenarios(sizes: dict[str, Any], directory: Path) -> dict[str,
     }
     for count in sizes["batches"]:
         figures[f"start_{count}"] = await add_start_ms(count)
+        figures[f"start_{count}_cron"] = await add_start_ms(count, cron=True)
     largest = max(sizes["batches"])
     figures[f"start_{largest}_seq"] = await add_start_ms(largest, one_by_one=True)
     return figures

@@ -16,12 +16,20 @@ times of the schedule's IANA zone. Rules:
   it fires at every real instant whose local time matches, so it keeps its rhythm through the
   repeated hour (which therefore fires twice) and simply has no slots in a skipped hour.
 - Zone offsets are sampled a day apart and bisected to the second (transitions fall on whole
-  seconds), so two transitions less than a day apart would be seen as one.
+  seconds), so two transitions less than a day apart would be seen as one. The transitions of a
+  zone are found once per calendar year and cached (`_year_changes`), so a query costs a lookup
+  whatever the distance to the next slot (a yearly schedule would otherwise sample a year of
+  days on every query).
+- An expression is parsed by croniter once per process (`_parsed`); each query iterates its own
+  shallow copy (croniter copies the parsed fields before every step, so the copies share nothing
+  they change), which costs about a fiftieth of parsing again.
 """
 
 from __future__ import annotations
 
 import bisect
+import copy
+import functools
 import math
 import re
 from collections.abc import Iterator
@@ -92,6 +100,60 @@ def _normalise(expression: str) -> str:
     return " ".join(fields)
 
 
+@functools.lru_cache(maxsize=512)
+def _parsed(cron_text: str) -> croniter[float]:
+    """croniter's parse of `cron_text` (5 or 6 fields), made once and checked to fire at all
+    (`CroniterBadDateError` if no date matches); query a copy, never this."""
+    parsed = croniter(cron_text, 0.0, day_or=True)
+    copy.copy(parsed).get_next(float, _VALIDATION_START)
+    return parsed
+
+
+def _offset_at(zone: ZoneInfo, instant: float) -> int:
+    """`zone`'s UTC offset at `instant`, in seconds."""
+    offset = datetime.fromtimestamp(instant, zone).utcoffset()
+    return 0 if offset is None else int(offset.total_seconds())
+
+
+def _year_start(year: int) -> int:
+    return int(datetime(year, 1, 1, tzinfo=UTC).timestamp())
+
+
+def _year_of(instant: float) -> int:
+    return datetime.fromtimestamp(instant, UTC).year
+
+
+@functools.lru_cache(maxsize=1024)
+def _year_changes(zone: ZoneInfo, year: int) -> tuple[int, ...]:
+    """The whole seconds in (the start of `year`, the start of the next year] (UTC) at which
+    `zone`'s offset differs from the second before: sampled a day apart, then bisected."""
+    start, end = _year_start(year), _year_start(year + 1)
+    changes = []
+    low, low_offset = start, _offset_at(zone, start)
+    while low < end:
+        high = min(end, low + _DAY)
+        high_offset = _offset_at(zone, high)
+        if high_offset != low_offset:
+            before, after = low, high
+            while after - before > 1:
+                mid = (before + after) // 2
+                if _offset_at(zone, mid) == low_offset:
+                    before = mid
+                else:
+                    after = mid
+            changes.append(after)
+        low, low_offset = high, high_offset
+    return tuple(changes)
+
+
+def _changes(zone: ZoneInfo, after: float, until: float) -> Iterator[int]:
+    """`zone`'s offset changes in (`after`, `until`], earliest first."""
+    for year in range(_year_of(after), _year_of(until) + 1):
+        for change in _year_changes(zone, year):
+            if after < change <= until:
+                yield change
+
+
 def _values(field: list[str], count: int) -> list[int]:
     """croniter's expanded field as sorted ints (`*` means all `count` values from 0)."""
     if "*" in field:
@@ -115,17 +177,15 @@ class CronSchedule:
         self.follows_wall_clock = not fields[1].startswith("*")
         """True when the hour field is pinned, so DST repeats and gaps are deduplicated."""
         try:
-            expanded = self._cron().expanded
+            expanded = _parsed(self._cron_text).expanded
+        except CroniterBadDateError:
+            raise _bad(f"{expression!r} never fires (no date matches it)") from None
         except (CroniterError, TypeError, KeyError) as exc:
             raise _bad(f"{expression!r} is not valid: {exc}") from None
         self._minutes = _values(expanded[0], 60)
         self._hours = _values(expanded[1], 24)
         self._seconds = _values(expanded[5], 60) if len(fields) == 6 else [0]
         self._per_day = len(self._hours) * len(self._minutes) * len(self._seconds)
-        try:
-            self.next_after(_VALIDATION_START)
-        except CroniterBadDateError:
-            raise _bad(f"{expression!r} never fires (no date matches it)") from None
 
     def __repr__(self) -> str:
         return f"CronSchedule({self.expression!r}, {self.timezone!r})"
@@ -207,43 +267,19 @@ class CronSchedule:
     # Zone offsets -------------------------------------------------------------------------------
 
     def _offset(self, instant: float) -> int:
-        offset = datetime.fromtimestamp(instant, self.zone).utcoffset()
-        return 0 if offset is None else int(offset.total_seconds())
+        return _offset_at(self.zone, instant)
 
     def _first_change(self, t: float, until: float, off: int) -> int | None:
         """The first whole second in (t, until] whose offset differs from `off` (t's offset)."""
-        cursor = t
-        while cursor < until:
-            step = min(until, cursor + _DAY)
-            if self._offset(step) != off:
-                low, high = math.floor(cursor), math.floor(step)
-                while high - low > 1:
-                    mid = (low + high) // 2
-                    if self._offset(mid) == off:
-                        low = mid
-                    else:
-                        high = mid
-                return high
-            cursor = step
+        for change in _changes(self.zone, t, until):
+            if self._offset(change) != off:
+                return change
         return None
 
     def _last_change(self, probe: float, floor: float) -> tuple[int, int] | None:
         """The latest transition in (floor, probe] and the offset before it, if any."""
-        off = self._offset(probe)
-        cursor = probe
-        while cursor > floor:
-            step = max(floor, cursor - _DAY)
-            if self._offset(step) != off:
-                low, high = math.floor(step), math.floor(cursor)
-                while high - low > 1:
-                    mid = (low + high) // 2
-                    if self._offset(mid) == off:
-                        high = mid
-                    else:
-                        low = mid
-                return high, self._offset(high - 1)
-            cursor = step
-        return None
+        changes = list(_changes(self.zone, floor, probe))
+        return (changes[-1], self._offset(changes[-1] - 1)) if changes else None
 
     def _lower_bound(self, t: float, off: int, strict: bool) -> tuple[float, bool]:
         """Where to look for the next local slot from `t`: past any already-fired repeated hour."""
@@ -268,7 +304,7 @@ class CronSchedule:
     # Local (zone-less) slot arithmetic ----------------------------------------------------------
 
     def _cron(self) -> croniter[float]:
-        return croniter(self._cron_text, 0.0, day_or=True)
+        return copy.copy(_parsed(self._cron_text))
 
     @staticmethod
     def _next_local(it: croniter[float], lower: float, inclusive: bool) -> int:

@@ -28,9 +28,11 @@ RUNTIME_ROWS = (
     "inject -> invocation finished p99 (ms)",
     "no-op runs/s per process, concurrency 1",
     "no-op runs/s per process, concurrency 4",
-    "add + start 1 process (ms, total)",
-    "add + start 10 processes (ms, total)",
-    "add + start 100 processes (ms, total)",
+    "add + start 1 process, no trigger (ms, total)",
+    "add + start 1 process, one cron trigger each (ms, total)",
+    "add + start 10 processes, no trigger (ms, total)",
+    "add + start 100 processes, one cron trigger each (ms, total)",
+    "add + start 100 processes, no trigger, one by one (ms, total)",
     "RSS per idle process @100 (KiB)",
 )
 
@@ -80,7 +82,8 @@ PEER_ROWS = {
     "bench.runtime": (
         "inject -> invocation finished median (ms)",
         "no-op runs/s per process, concurrency 4",
-        "add + start 100 processes, one by one (ms, total)",
+        "add + start 100 processes, one cron trigger each (ms, total)",
+        "add + start 100 processes, no trigger, one by one (ms, total)",
     ),
     "bench.journal": (
         "durable journaled runs/s, 50 processes",

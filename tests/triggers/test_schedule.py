@@ -10,7 +10,14 @@ import pytest
 from croniter import croniter
 
 from greenroom.triggers.config import MAX_CATCH_UP
-from greenroom.triggers.schedule import CatchUp, CronSchedule, iso_utc, plan_catch_up, zone_of
+from greenroom.triggers.schedule import (
+    CatchUp,
+    CronSchedule,
+    _year_changes,
+    iso_utc,
+    plan_catch_up,
+    zone_of,
+)
 
 NY = "America/New_York"
 
@@ -227,6 +234,44 @@ def test_slots_match_a_brute_force_reference_across_dst(
     backward = list(islice(schedule.slots_through(end), len(expected)))
     assert backward[::-1] == expected
     assert schedule.count_between(start, end) == len(expected)
+
+
+def _hourly_changes(tz: str, year: int) -> list[int]:
+    """Brute force: every offset change in the year, found hour by hour then to the second."""
+    zone = ZoneInfo(tz)
+
+    def offset(t: int) -> timedelta | None:
+        return datetime.fromtimestamp(t, zone).utcoffset()
+
+    start, end = int(utc(year, 1, 1)), int(utc(year + 1, 1, 1))
+    changes = []
+    for hour in range(start, end, 3600):
+        if offset(hour) != offset(min(end, hour + 3600)):
+            changes.append(next(t for t in range(hour + 1, min(end, hour + 3600) + 1)
+                                if offset(t) != offset(hour)))
+    return changes
+
+
+@pytest.mark.parametrize(("tz", "year"), [
+    (NY, 2026), ("Australia/Lord_Howe", 2026), ("Europe/London", 1996), ("UTC", 2026),
+    ("Pacific/Apia", 2011),  # the day skipped at the end of the year (-10:00 to +14:00)
+    ("Europe/Moscow", 2014),  # a change of standard offset, no DST
+])
+def test_the_cached_transitions_of_a_year_match_a_brute_force_scan(tz: str, year: int) -> None:
+    assert list(_year_changes(ZoneInfo(tz), year)) == _hourly_changes(tz, year)
+
+
+def test_yearly_and_monthly_schedules_keep_to_the_wall_clock_across_years() -> None:
+    yearly = CronSchedule("@yearly", NY)
+    assert upcoming(yearly, utc(2026, 6, 1), 3) == ["01-01 00:00:00-0500"] * 3
+    slots = list(islice(yearly.slots_after(utc(2026, 6, 1)), 3))
+    assert [datetime.fromtimestamp(s, ZoneInfo(NY)).year for s in slots] == [2027, 2028, 2029]
+    assert yearly.count_between(utc(2026, 6, 1), utc(2029, 6, 1)) == 3
+    monthly = CronSchedule("0 3 1 * *", "Europe/London")
+    assert upcoming(monthly, utc(2026, 2, 15), 3) == [
+        "03-01 03:00:00+0000", "04-01 03:00:00+0100", "05-01 03:00:00+0100"]
+    assert list(islice(monthly.slots_through(utc(2026, 5, 1, 12)), 3))[::-1] == list(
+        islice(monthly.slots_after(utc(2026, 2, 15)), 3))
 
 
 def test_seconds_schedule_matches_the_reference_across_the_gap() -> None:
