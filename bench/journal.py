@@ -142,6 +142,7 @@ from typing import Any, Literal
 from bench import peer
 from bench.kernel import Runs, p99
 from bench.runtime import Completions, agent, machine_line, ms
+from bench.table import layout
 from greenroom.actors import ActorRef, ActorSystem
 from greenroom.agents.framing import trigger_message
 from greenroom.journal import (
@@ -1090,17 +1091,7 @@ def format_table(results: Results, sizes: Sizes, *, same_run_peer: bool = False)
         if same_run_peer:
             cells += _peer_cells(results, row)
         body.append([*cells, row.target, _status(results, row)])
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-    numbers = len(header) - 2  # the figures, right-aligned; then target and status
-
-    def line(cells: list[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        middle = [c.rjust(w) for c, w in zip(cells[1:numbers], widths[1:numbers], strict=True)]
-        last = [c.ljust(w) for c, w in zip(cells[numbers:], widths[numbers:], strict=True)]
-        return " | ".join([first, *middle, *last]).rstrip()
-
-    rule = "-+-".join("-" * w for w in widths)
-    return [line(header), rule, *(line(cells) for cells in body)]
+    return layout(header, body, trailing=2)
 
 
 def report(results: Results, sizes: Sizes, machine: str, where: str, seconds: float, *,

@@ -65,6 +65,7 @@ from typing import Any, Protocol
 import psutil
 import pykka
 
+from bench.table import layout
 from greenroom.actors import Actor, ActorSystem
 from greenroom.supervision import ChildSpec, Supervisor
 
@@ -669,17 +670,7 @@ def format_table(results: Results, sizes: Sizes) -> list[str]:
     header = ["", "pykka", "gr thread", "gr pooled", "gr loop", "target", "status"]
     body = [[row.label, *(_cell(results, row, d) for d in DESIGNS), row.target,
              _verdict(results, row)] for row in rows(sizes)]
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        columns = 1 + len(DESIGNS)
-        middle = [c.rjust(w) for c, w in zip(cells[1:columns], widths[1:columns], strict=True)]
-        last = [c.ljust(w) for c, w in zip(cells[columns:], widths[columns:], strict=True)]
-        return " | ".join([first, *middle, *last]).rstrip()
-
-    rule = "-+-".join("-" * w for w in widths)
-    return [line(header), rule, *(line(cells) for cells in body)]
+    return layout(header, body, trailing=2)
 
 
 def format_ratios(results: Results, sizes: Sizes) -> list[str]:

@@ -76,6 +76,7 @@ import psutil
 
 from bench import peer
 from bench.kernel import Runs, p99, pingpong_floor
+from bench.table import layout
 from greenroom.runtime import AgentProcess, AgentRuntime, ProcessConfig
 from greenroom.triggers import TriggerConfig, TriggerEvent
 
@@ -516,17 +517,7 @@ def format_table(results: Results, sizes: Sizes, *, same_run_peer: bool = False)
             cells.append(peer.cost_ratio(figures.get(GR), figures.get(peer.SAME_RUN),
                                          higher_is_better=row.higher_is_better))
         body.append([*cells, row.target, _status(results, row)])
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-    numbers = len(header) - 2  # the figures, right-aligned; then target and status
-
-    def line(cells: list[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        middle = [c.rjust(w) for c, w in zip(cells[1:numbers], widths[1:numbers], strict=True)]
-        last = [c.ljust(w) for c, w in zip(cells[numbers:], widths[numbers:], strict=True)]
-        return " | ".join([first, *middle, *last]).rstrip()
-
-    rule = "-+-".join("-" * w for w in widths)
-    return [line(header), rule, *(line(cells) for cells in body)]
+    return layout(header, body, trailing=2)
 
 
 def machine_line() -> str:

@@ -90,6 +90,7 @@ from yarl import URL
 
 from bench.kernel import Runs, p99, pingpong_floor
 from bench.runtime import machine_line, ms
+from bench.table import layout
 from greenroom.runtime.config import ProcessConfig
 from greenroom.runtime.runtime import AgentRuntime
 from greenroom.triggers import FileWatchTrigger, WebhookTrigger
@@ -569,15 +570,7 @@ def format_table(results: Results, sizes: Sizes) -> list[str]:
     header = ["", "greenroom", "floor", "cost vs floor", "promptise 1.10.1 (published)"]
     body = [[row.label, _cell(results, row, GR), _cell(results, row, FLOOR),
              _ratio(results, row), PEER_FIGURES.get(row.key, "-")] for row in rows(sizes)]
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
-        return " | ".join([first, *rest]).rstrip()
-
-    rule = "-+-".join("-" * w for w in widths)
-    return [line(header), rule, *(line(cells) for cells in body)]
+    return layout(header, body)
 
 
 def report(results: Results, sizes: Sizes, machine: str, seconds: float) -> None:
