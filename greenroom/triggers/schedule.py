@@ -23,6 +23,9 @@ times of the schedule's IANA zone. Rules:
 - An expression is parsed by croniter once per process (`_parsed`); each query iterates its own
   shallow copy (croniter copies the parsed fields before every step, so the copies share nothing
   they change), which costs about a fiftieth of parsing again.
+- `next_after` remembers its last answer per expression and zone (`_LAST_NEXT`): every instant
+  between the one asked and the slot found has that same next slot, so the triggers of a fleet
+  that share a schedule (a daily report at 09:00) pay one croniter step per slot between them.
 """
 
 from __future__ import annotations
@@ -154,6 +157,13 @@ def _changes(zone: ZoneInfo, after: float, until: float) -> Iterator[int]:
                 yield change
 
 
+_LAST_NEXT: dict[tuple[str, str], tuple[float, float]] = {}
+"""(cron text, zone) -> (an instant asked, the first slot after it), shared by every schedule
+and thread: a tuple is replaced whole, and any one pair answers exactly for its interval."""
+_LAST_NEXT_SIZE = 1024
+"""More distinct schedules than this in one OS process: the memory starts over."""
+
+
 def _values(field: list[str], count: int) -> list[int]:
     """croniter's expanded field as sorted ints (`*` means all `count` values from 0)."""
     if "*" in field:
@@ -194,7 +204,15 @@ class CronSchedule:
 
     def next_after(self, instant: float) -> float:
         """The first slot strictly after `instant` (both epoch seconds)."""
-        return next(self.slots_after(instant))
+        key = (self._cron_text, self.timezone)
+        known = _LAST_NEXT.get(key)
+        if known is not None and known[0] <= instant < known[1]:
+            return known[1]
+        slot = next(self.slots_after(instant))
+        if len(_LAST_NEXT) >= _LAST_NEXT_SIZE:
+            _LAST_NEXT.clear()
+        _LAST_NEXT[key] = (float(instant), slot)
+        return slot
 
     def slots_after(self, instant: float) -> Iterator[float]:
         """Every slot strictly after `instant`, earliest first (an endless iterator)."""

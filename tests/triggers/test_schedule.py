@@ -274,6 +274,22 @@ def test_yearly_and_monthly_schedules_keep_to_the_wall_clock_across_years() -> N
         islice(monthly.slots_after(utc(2026, 2, 15)), 3))
 
 
+def test_next_after_answers_from_memory_exactly_as_it_computes() -> None:
+    """The remembered (instant, slot) pair answers only inside its interval: at a slot, before
+    the instant asked, across DST, and for another zone with the same expression."""
+    ny, london = CronSchedule("30 1 * * *", NY), CronSchedule("30 1 * * *", "Europe/London")
+    again = CronSchedule("30 1 * * *", NY)  # another schedule, sharing the memory
+    start = at(NY, 2026, 10, 30)
+    instants = [start + step * 1800.5 for step in range(150)]
+    slots = list(islice(ny.slots_after(start - 86_400), 8))
+    probes = sorted({*instants, *slots, *(s - 1 for s in slots), *(s + 0.25 for s in slots)})
+    for instant in [*probes, *reversed(probes), *probes[::7]]:
+        expected = next(ny.slots_after(instant))
+        assert ny.next_after(instant) == expected
+        assert again.next_after(instant) == expected
+        assert london.next_after(instant) == next(london.slots_after(instant))
+
+
 def test_seconds_schedule_matches_the_reference_across_the_gap() -> None:
     schedule = CronSchedule("* 1-3 * * * */20", NY)
     start, end = at(NY, 2026, 3, 8, 1, 58), at(NY, 2026, 3, 8, 3, 2)
