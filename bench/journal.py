@@ -1068,28 +1068,19 @@ def _ratio(results: Results, row: Row) -> str:
     return f"{(theirs / ours if row.higher_is_better else ours / theirs):.1f}x"
 
 
-def _peer_cells(results: Results, row: Row) -> list[str]:
-    figures = results.get(row.key, {})
-    theirs = figures.get(peer.SAME_RUN)
-    if theirs is None:  # a row the peer has no scenario for (or its run failed: reported)
-        return ["-", "-"]
-    return [row.fmt(theirs), peer.cost_ratio(figures.get(GR), theirs,
-                                              higher_is_better=row.higher_is_better)]
-
-
 def format_table(results: Results, sizes: Sizes, *, same_run_peer: bool = False) -> list[str]:
     """The one table: greenroom, the same-run baseline, the cost ratio, (with `same_run_peer`)
     the peer's figure in this run and greenroom's cost relative to it, the target."""
     header = ["", "greenroom", "baseline", "cost vs baseline"]
-    if same_run_peer:
-        header += [peer.PEER_LABEL, "cost vs peer"]
-    header += ["target", "status"]
+    header += [*(peer.HEADER if same_run_peer else []), "target", "status"]
     body = []
     for row in rows(sizes):
         cells = [row.label, _cell(results, row, GR), _cell(results, row, BASE),
                  _ratio(results, row)]
         if same_run_peer:
-            cells += _peer_cells(results, row)
+            figures = results.get(row.key, {})
+            cells += peer.cells(figures.get(GR), figures.get(peer.SAME_RUN), row.fmt,
+                                higher_is_better=row.higher_is_better)
         body.append([*cells, row.target, _status(results, row)])
     return layout(header, body, trailing=2)
 

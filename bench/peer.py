@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -105,9 +106,17 @@ def add_repeat(runs: Runs, python: str, scenario: str, sizes: dict[str, Any],
         runs.add(key, SAME_RUN, value)
 
 
-def cost_ratio(ours: float | None, theirs: float | None, *, higher_is_better: bool) -> str:
-    """greenroom's cost over the peer's ("0.5x": greenroom takes half the time, or runs twice
-    as fast); "-" when either figure is missing."""
-    if ours is None or theirs is None or min(ours, theirs) <= 0:
-        return "-"
-    return f"{(theirs / ours if higher_is_better else ours / theirs):.2f}x"
+HEADER = [PEER_LABEL, "cost vs peer"]
+"""The two columns `cells` fills."""
+
+
+def cells(ours: float | None, theirs: float | None, fmt: Callable[[float], str], *,
+          higher_is_better: bool) -> list[str]:
+    """A row's two peer columns: the peer's figure in this run (`theirs`, as `fmt` prints it,
+    "-" if there is none) and greenroom's cost over the peer's ("0.50x": greenroom takes half
+    the time, or runs twice as fast)."""
+    if theirs is None:  # a row the peer has no scenario for (or its run failed: reported)
+        return ["-", "-"]
+    if ours is None or min(ours, theirs) <= 0:
+        return [fmt(theirs), "-"]
+    return [fmt(theirs), f"{(theirs / ours if higher_is_better else ours / theirs):.2f}x"]

@@ -495,8 +495,6 @@ def _cell(results: Results, row: Row, column: str) -> str:
         return "-"
     if column == FLOOR and not row.key.startswith(("lat", "rate")):
         return "-"
-    if column == peer.SAME_RUN and row.key == "rss":  # not measured for the peer
-        return "-"
     return "failed"
 
 
@@ -504,18 +502,15 @@ def format_table(results: Results, sizes: Sizes, *, same_run_peer: bool = False)
     """The one table: greenroom, the asyncio floor, the peer's published figure, (with
     `same_run_peer`) the peer's figure in this run and greenroom's cost relative to it, the
     target."""
-    columns = [*COLUMNS, peer.SAME_RUN] if same_run_peer else list(COLUMNS)
     header = ["", "greenroom", "asyncio floor", "promptise 1.10.1 (published)"]
-    if same_run_peer:
-        header += [peer.PEER_LABEL, "cost vs peer"]
-    header += ["target", "status"]
+    header += [*(peer.HEADER if same_run_peer else []), "target", "status"]
     body = []
     for row in rows(sizes):
-        cells = [row.label, *(_cell(results, row, c) for c in columns)]
+        cells = [row.label, *(_cell(results, row, c) for c in COLUMNS)]
         if same_run_peer:
             figures = results.get(row.key, {})
-            cells.append(peer.cost_ratio(figures.get(GR), figures.get(peer.SAME_RUN),
-                                         higher_is_better=row.higher_is_better))
+            cells += peer.cells(figures.get(GR), figures.get(peer.SAME_RUN), row.fmt,
+                                higher_is_better=row.higher_is_better)
         body.append([*cells, row.target, _status(results, row)])
     return layout(header, body, trailing=2)
 
