@@ -1,14 +1,36 @@
-"""The actor kernel: pykka actors with a system, a tree, death watch, timers and dead letters."""
+"""The actor kernel: pykka actors with a system, a tree, death watch, timers and dead letters.
 
-from greenroom.actors.actor import Actor
-from greenroom.actors.clock import Clock, ManualClock, SystemClock, TimerHandle
-from greenroom.actors.errors import ActorKilled, ActorStartError, MailboxFull
-from greenroom.actors.events import EventStream
-from greenroom.actors.future import Future
-from greenroom.actors.messages import ActorFailed, DeadLetter, Failure, Terminated
-from greenroom.actors.ref import ActorRef
-from greenroom.actors.reply import Reply
-from greenroom.actors.system import ActorSystem
+Its names are imported on first use (`greenroom.lazy`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from greenroom.lazy import exports
+
+if TYPE_CHECKING:
+    from greenroom.actors.actor import Actor
+    from greenroom.actors.clock import Clock, ManualClock, SystemClock, TimerHandle
+    from greenroom.actors.errors import ActorKilled, ActorStartError, MailboxFull
+    from greenroom.actors.events import EventStream
+    from greenroom.actors.future import Future
+    from greenroom.actors.messages import ActorFailed, DeadLetter, Failure, Terminated
+    from greenroom.actors.ref import ActorRef
+    from greenroom.actors.reply import Reply
+    from greenroom.actors.system import ActorSystem
+
+_SOURCES: dict[str, tuple[str, ...]] = {
+    "greenroom.actors.actor": ("Actor",),
+    "greenroom.actors.clock": ("Clock", "ManualClock", "SystemClock", "TimerHandle"),
+    "greenroom.actors.errors": ("ActorKilled", "ActorStartError", "MailboxFull"),
+    "greenroom.actors.events": ("EventStream",),
+    "greenroom.actors.future": ("Future",),
+    "greenroom.actors.messages": ("ActorFailed", "DeadLetter", "Failure", "Terminated"),
+    "greenroom.actors.ref": ("ActorRef",),
+    "greenroom.actors.reply": ("Reply",),
+    "greenroom.actors.system": ("ActorSystem",),
+}
 
 __all__ = [
     "Actor",
@@ -29,3 +51,6 @@ __all__ = [
     "Terminated",
     "TimerHandle",
 ]
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = exports(__name__, _SOURCES, globals())

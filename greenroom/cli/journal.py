@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from greenroom.api.client import OrchestrationClient
 from greenroom.cli.output import emit, emit_json, short_json, short_time, table
 from greenroom.cli.remote import add_remote_options, remote_command
+
+if TYPE_CHECKING:
+    from greenroom.api.client import OrchestrationClient
 
 __all__ = ["register"]
 

@@ -1,27 +1,20 @@
 """Manifest commands: `validate` (check `.agent` files), `init` (write a template) and
-`deploy` (send a manifest's process to a running runtime)."""
+`deploy` (send a manifest's process to a running runtime). The manifest loader (and with it the
+configs and the runtime's pieces they name) is imported when a command needs it."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from greenroom.api.client import OrchestrationClient
 from greenroom.cli.output import emit, emit_json, error
 from greenroom.cli.remote import add_remote_options, remote_command
-from greenroom.manifest import (
-    MANIFEST_SUFFIX,
-    TEMPLATE_KINDS,
-    ManifestError,
-    ManifestIssue,
-    ManifestValidationError,
-    load_manifest,
-    manifest_files,
-    manifest_template,
-    manifest_to_process_config,
-    validate_manifest,
-)
+from greenroom.manifest.errors import ManifestError, ManifestIssue, ManifestValidationError
+from greenroom.manifest.templates import TEMPLATE_KINDS, manifest_template
+
+if TYPE_CHECKING:
+    from greenroom.api.client import OrchestrationClient
 
 __all__ = ["manifest_paths", "register"]
 
@@ -62,6 +55,8 @@ def manifest_paths(paths: list[str]) -> list[Path]:
     """The manifest files named by `paths`: files as given, directories as their `*.agent`
     files (sorted). Raises `ManifestError` for a path that does not exist or a directory
     without manifests."""
+    from greenroom.manifest.loader import MANIFEST_SUFFIX, manifest_files  # noqa: PLC0415
+
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -101,6 +96,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _check(path: Path) -> dict[str, Any]:
     """Validate one manifest: `{file, valid, errors: [{location, path, message}], warnings}`."""
+    from greenroom.manifest.loader import validate_manifest  # noqa: PLC0415
+
     result: dict[str, Any] = {"file": str(path), "valid": True, "errors": [], "warnings": []}
     try:
         result["warnings"] = list(validate_manifest(path))
@@ -143,6 +140,8 @@ def _init(args: argparse.Namespace) -> int:
 
 
 async def _deploy_with(client: OrchestrationClient, args: argparse.Namespace) -> int:
+    from greenroom.manifest.loader import manifest_to_process_config  # noqa: PLC0415
+
     manifest = args.manifest
     name = args.name or manifest.name
     config = manifest_to_process_config(manifest).model_dump(mode="json")
@@ -159,6 +158,8 @@ async def _deploy_with(client: OrchestrationClient, args: argparse.Namespace) ->
 
 
 def _deploy(args: argparse.Namespace) -> int:
+    from greenroom.manifest.loader import load_manifest  # noqa: PLC0415
+
     try:
         args.manifest = load_manifest(args.file)
     except ManifestValidationError as exc:

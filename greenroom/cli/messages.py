@@ -6,12 +6,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from greenroom.api.client import OrchestrationClient
 from greenroom.api.client_errors import AskTimeout
 from greenroom.cli.output import emit, emit_json, error
 from greenroom.cli.remote import add_remote_options, remote_command
+
+if TYPE_CHECKING:
+    from greenroom.api.client import OrchestrationClient
 
 __all__ = ["register"]
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from greenroom.api.client import OrchestrationClient
 from greenroom.cli.output import duration, emit, emit_json, mapping_lines, table
 from greenroom.cli.remote import add_remote_options, remote_command
+
+if TYPE_CHECKING:
+    from greenroom.api.client import OrchestrationClient
 
 __all__ = ["register"]
 

@@ -3,7 +3,8 @@
 The URL is, in order: `--url`, the state file of a local `greenroom run`, `$GREENROOM_URL`,
 `http://127.0.0.1:9100`. The token is `--token`, else the state file's token when the URL is
 the state file's (a local runtime's token is never sent to another server), else
-`$GREENROOM_TOKEN`.
+`$GREENROOM_TOKEN`. The client (and aiohttp) is imported when a command runs, not when the CLI
+builds its parser.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeAlias
 
-from greenroom.api.client import OrchestrationClient
 from greenroom.api.client_errors import (
     OrchestrationConnectionError,
     OrchestrationError,
@@ -22,6 +23,9 @@ from greenroom.api.client_errors import (
 )
 from greenroom.cli.output import error
 from greenroom.cli.state import read_state, state_path
+
+if TYPE_CHECKING:
+    from greenroom.api.client import OrchestrationClient
 
 __all__ = [
     "DEFAULT_URL",
@@ -38,7 +42,7 @@ DEFAULT_URL = "http://127.0.0.1:9100"
 URL_ENV = "GREENROOM_URL"
 TOKEN_ENV = "GREENROOM_TOKEN"
 
-RemoteHandler = Callable[[OrchestrationClient, argparse.Namespace], Awaitable[int]]
+RemoteHandler: TypeAlias = "Callable[[OrchestrationClient, argparse.Namespace], Awaitable[int]]"
 """A command body: talks to the API through the client, returns the exit code."""
 
 
@@ -89,6 +93,8 @@ def remote_command(handler: RemoteHandler) -> Callable[[argparse.Namespace], int
     loop, and turns API errors into a message on stderr and exit code 1."""
 
     def command(args: argparse.Namespace) -> int:
+        from greenroom.api.client import OrchestrationClient  # noqa: PLC0415  # see the docstring
+
         connection = resolve_connection(args.url, args.token)
 
         async def call() -> int:

@@ -5,7 +5,9 @@ serves the API on loopback with a bearer token, and writes the state file the ot
 read. The first SIGINT or SIGTERM stops it gracefully: the API closes, runs in flight get their
 drain time, processes stop (a journaled process keeps its queue for the next start). A second
 signal stops it at once: every actor is stopped, runs in flight are cancelled (a journaled
-process re-runs them after its next start). The state file is removed on the way out.
+process re-runs them after its next start). The state file is removed on the way out. The
+runtime, the API server and the manifest loader are imported when the command runs, so the
+other commands do not pay for them.
 """
 
 from __future__ import annotations
@@ -19,15 +21,16 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from greenroom.api.server import OrchestrationAPI
 from greenroom.cli.manifests import manifest_paths
 from greenroom.cli.output import emit, error
 from greenroom.cli.remote import TOKEN_ENV
 from greenroom.cli.state import read_state, remove_state, write_state
-from greenroom.manifest import ManifestError, load_process_configs
-from greenroom.runtime import AgentRuntime, ProcessConfig
+from greenroom.manifest.errors import ManifestError
+
+if TYPE_CHECKING:
+    from greenroom.runtime import AgentRuntime, ProcessConfig
 
 __all__ = ["DEFAULT_PORT", "register"]
 
@@ -121,6 +124,8 @@ class _Signals:
 
 async def _serve(args: argparse.Namespace, files: list[Path]) -> int:
     """Load, start, serve until a signal, stop; the exit code."""
+    from greenroom.runtime import AgentRuntime  # noqa: PLC0415  # see the module docstring
+
     signals = _Signals()
     remove_handlers = signals.install()
     runtime = AgentRuntime()
@@ -145,6 +150,8 @@ async def _serve_api(runtime: AgentRuntime, args: argparse.Namespace, signals: _
                      ) -> bool:
     """Serve the API, with the state file, until the first stop signal; False (reported) if
     it cannot be served. The state file is gone and the API closed when this returns."""
+    from greenroom.api.server import OrchestrationAPI  # noqa: PLC0415  # see the module docstring
+
     token = os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(32)
     api = OrchestrationAPI(runtime, host=args.host, port=args.port, auth_token=token,
                            allow_env_references=args.allow_env_references)
@@ -173,6 +180,8 @@ async def _serve_api(runtime: AgentRuntime, args: argparse.Namespace, signals: _
 def _load(runtime: AgentRuntime, files: list[Path]) -> list[tuple[str, ProcessConfig]] | None:
     """Every manifest's (name, config), all validated before any is used; None (reported)
     if one is invalid."""
+    from greenroom.manifest.loader import load_process_configs  # noqa: PLC0415
+
     try:
         configs = load_process_configs(files, set(runtime.processes))
     except ManifestError as exc:

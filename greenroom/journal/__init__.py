@@ -5,29 +5,52 @@ compaction, a write-ahead log so a group commit costs one fsync) and `InMemoryJo
 implement `JournalProvider`; a `JournalActor` batches appends from every process into one
 durable write (group commit); `ReplayEngine` rebuilds a process's state from the last
 checkpoint and the entries after it.
+Its names are imported on first use (`greenroom.lazy`).
 """
 
-from greenroom.journal.actor import (
-    Append,
-    Checkpoint,
-    GetJournalStats,
-    JournalActor,
-    JournalClient,
-    JournalIntake,
-    JournalStats,
-)
-from greenroom.journal.entry import (
-    CHECKPOINT_TYPES,
-    FULL_ONLY_TYPES,
-    EntryType,
-    JournalEntry,
-    JournalLevel,
-    records,
-)
-from greenroom.journal.file import FileJournal, FsyncPolicy
-from greenroom.journal.memory import InMemoryJournal
-from greenroom.journal.provider import JournalError, JournalProvider
-from greenroom.journal.replay import InDoubtToolCall, RecoveryResult, ReplayEngine
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from greenroom.lazy import exports
+
+if TYPE_CHECKING:
+    from greenroom.journal.actor import (
+        Append,
+        Checkpoint,
+        GetJournalStats,
+        JournalActor,
+        JournalClient,
+        JournalIntake,
+        JournalStats,
+    )
+    from greenroom.journal.entry import (
+        CHECKPOINT_TYPES,
+        FULL_ONLY_TYPES,
+        EntryType,
+        JournalEntry,
+        JournalLevel,
+        records,
+    )
+    from greenroom.journal.file import FileJournal, FsyncPolicy
+    from greenroom.journal.memory import InMemoryJournal
+    from greenroom.journal.provider import JournalError, JournalProvider
+    from greenroom.journal.replay import InDoubtToolCall, RecoveryResult, ReplayEngine
+
+_SOURCES: dict[str, tuple[str, ...]] = {
+    "greenroom.journal.actor": (
+        "Append", "Checkpoint", "GetJournalStats", "JournalActor", "JournalClient",
+        "JournalIntake", "JournalStats",
+    ),
+    "greenroom.journal.entry": (
+        "CHECKPOINT_TYPES", "FULL_ONLY_TYPES", "EntryType", "JournalEntry", "JournalLevel",
+        "records",
+    ),
+    "greenroom.journal.file": ("FileJournal", "FsyncPolicy"),
+    "greenroom.journal.memory": ("InMemoryJournal",),
+    "greenroom.journal.provider": ("JournalError", "JournalProvider"),
+    "greenroom.journal.replay": ("InDoubtToolCall", "RecoveryResult", "ReplayEngine"),
+}
 
 __all__ = [
     "CHECKPOINT_TYPES",
@@ -52,3 +75,6 @@ __all__ = [
     "ReplayEngine",
     "records",
 ]
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = exports(__name__, _SOURCES, globals())

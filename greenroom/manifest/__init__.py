@@ -5,31 +5,54 @@
 and `validate_manifest` returns what is valid but will not work as written.
 `AgentRuntime.load_manifest` and `AgentRuntime.load_directory` register processes from them.
 A manifest is data: it never imports or runs code.
+Its names are imported on first use (`greenroom.lazy`).
 """
 
-from greenroom.manifest.errors import ManifestError, ManifestIssue, ManifestValidationError
-from greenroom.manifest.loader import (
-    MANIFEST_SUFFIX,
-    load_manifest,
-    load_process_configs,
-    manifest_files,
-    manifest_from_dict,
-    manifest_to_process_config,
-    manifest_to_yaml,
-    manifest_warnings,
-    save_manifest,
-    validate_manifest,
-)
-from greenroom.manifest.schema import (
-    MANIFEST_VERSION,
-    NAME_PATTERN,
-    AgentManifestSchema,
-    MemorySpec,
-    ProcessSettings,
-    ServerSpec,
-)
-from greenroom.manifest.shorthand import SHORTHAND_FIELDS, expand_trigger
-from greenroom.manifest.templates import TEMPLATE_KINDS, manifest_template
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from greenroom.lazy import exports
+
+if TYPE_CHECKING:
+    from greenroom.manifest.errors import ManifestError, ManifestIssue, ManifestValidationError
+    from greenroom.manifest.loader import (
+        MANIFEST_SUFFIX,
+        load_manifest,
+        load_process_configs,
+        manifest_files,
+        manifest_from_dict,
+        manifest_to_process_config,
+        manifest_to_yaml,
+        manifest_warnings,
+        save_manifest,
+        validate_manifest,
+    )
+    from greenroom.manifest.schema import (
+        MANIFEST_VERSION,
+        NAME_PATTERN,
+        AgentManifestSchema,
+        MemorySpec,
+        ProcessSettings,
+        ServerSpec,
+    )
+    from greenroom.manifest.shorthand import SHORTHAND_FIELDS, expand_trigger
+    from greenroom.manifest.templates import TEMPLATE_KINDS, manifest_template
+
+_SOURCES: dict[str, tuple[str, ...]] = {
+    "greenroom.manifest.errors": ("ManifestError", "ManifestIssue", "ManifestValidationError"),
+    "greenroom.manifest.loader": (
+        "MANIFEST_SUFFIX", "load_manifest", "load_process_configs", "manifest_files",
+        "manifest_from_dict", "manifest_to_process_config", "manifest_to_yaml",
+        "manifest_warnings", "save_manifest", "validate_manifest",
+    ),
+    "greenroom.manifest.schema": (
+        "MANIFEST_VERSION", "NAME_PATTERN", "AgentManifestSchema", "MemorySpec", "ProcessSettings",
+        "ServerSpec",
+    ),
+    "greenroom.manifest.shorthand": ("SHORTHAND_FIELDS", "expand_trigger"),
+    "greenroom.manifest.templates": ("TEMPLATE_KINDS", "manifest_template"),
+}
 
 __all__ = [
     "MANIFEST_SUFFIX",
@@ -56,3 +79,6 @@ __all__ = [
     "save_manifest",
     "validate_manifest",
 ]
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = exports(__name__, _SOURCES, globals())

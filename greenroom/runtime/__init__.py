@@ -3,65 +3,101 @@
 `AgentProcess` and `AgentRuntime` are async facades over actors (`ProcessActor` under a
 `ProcessSupervisor` under the runtime's supervisor); configuration, lifecycle, context,
 conversation, inbox and topic rules are plain classes with no threads and no I/O.
+Its names are imported on first use (`greenroom.lazy`).
 """
 
-from greenroom.runtime.config import (
-    AutonomyBudget,
-    BudgetConfig,
-    ContextConfig,
-    DistributedConfig,
-    EscalationTarget,
-    ExecutionMode,
-    HealthConfig,
-    InboxConfig,
-    JournalConfig,
-    MissionConfig,
-    OpenModeConfig,
-    ProcessConfig,
-    RuntimeConfig,
-    SecretScopeConfig,
-    ToolCostAnnotation,
-    ToolSpec,
-    TriggerConfig,
-    tool_spec,
-)
-from greenroom.runtime.context import (
-    AgentContext,
-    InMemoryMemoryProvider,
-    MemoryProvider,
-    MemoryResult,
-    StateEntry,
-)
-from greenroom.runtime.conversation import ConversationBuffer
-from greenroom.runtime.errors import (
-    ContextWriteDenied,
-    FeatureDisabledError,
-    InboxError,
-    InboxFullError,
-    InboxRateLimitError,
-    NotFoundError,
-    ProcessNotAcceptingError,
-    ProcessStateError,
-    RuntimeBaseError,
-)
-from greenroom.runtime.inbox import (
-    InboxMessage,
-    InboxResponse,
-    MessageInbox,
-    MessagePriority,
-    MessageType,
-)
-from greenroom.runtime.lifecycle import (
-    VALID_TRANSITIONS,
-    ProcessLifecycle,
-    ProcessState,
-    ProcessTransition,
-    TimeSource,
-)
-from greenroom.runtime.process import AgentProcess
-from greenroom.runtime.process_actor import ProcessActor, ProcessFailedError
-from greenroom.runtime.runtime import AgentRuntime
-from greenroom.triggers.topics import TopicPattern, topic_matches, validate_topic
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from greenroom.lazy import exports
+
+if TYPE_CHECKING:
+    from greenroom.runtime.config import (
+        AutonomyBudget,
+        BudgetConfig,
+        ContextConfig,
+        DistributedConfig,
+        EscalationTarget,
+        ExecutionMode,
+        HealthConfig,
+        InboxConfig,
+        JournalConfig,
+        MissionConfig,
+        OpenModeConfig,
+        ProcessConfig,
+        RuntimeConfig,
+        SecretScopeConfig,
+        ToolCostAnnotation,
+        ToolSpec,
+        TriggerConfig,
+        tool_spec,
+    )
+    from greenroom.runtime.context import (
+        AgentContext,
+        InMemoryMemoryProvider,
+        MemoryProvider,
+        MemoryResult,
+        StateEntry,
+    )
+    from greenroom.runtime.conversation import ConversationBuffer
+    from greenroom.runtime.errors import (
+        ContextWriteDenied,
+        FeatureDisabledError,
+        InboxError,
+        InboxFullError,
+        InboxRateLimitError,
+        NotFoundError,
+        ProcessNotAcceptingError,
+        ProcessStateError,
+        RuntimeBaseError,
+    )
+    from greenroom.runtime.inbox import (
+        InboxMessage,
+        InboxResponse,
+        MessageInbox,
+        MessagePriority,
+        MessageType,
+    )
+    from greenroom.runtime.lifecycle import (
+        VALID_TRANSITIONS,
+        ProcessLifecycle,
+        ProcessState,
+        ProcessTransition,
+        TimeSource,
+    )
+    from greenroom.runtime.process import AgentProcess
+    from greenroom.runtime.process_actor import ProcessActor, ProcessFailedError
+    from greenroom.runtime.runtime import AgentRuntime
+    from greenroom.triggers.topics import TopicPattern, topic_matches, validate_topic
+
+_SOURCES: dict[str, tuple[str, ...]] = {
+    "greenroom.runtime.config": (
+        "AutonomyBudget", "BudgetConfig", "ContextConfig", "DistributedConfig", "EscalationTarget",
+        "ExecutionMode", "HealthConfig", "InboxConfig", "JournalConfig", "MissionConfig",
+        "OpenModeConfig", "ProcessConfig", "RuntimeConfig", "SecretScopeConfig",
+        "ToolCostAnnotation", "ToolSpec", "TriggerConfig", "tool_spec",
+    ),
+    "greenroom.runtime.context": (
+        "AgentContext", "InMemoryMemoryProvider", "MemoryProvider", "MemoryResult", "StateEntry",
+    ),
+    "greenroom.runtime.conversation": ("ConversationBuffer",),
+    "greenroom.runtime.errors": (
+        "ContextWriteDenied", "FeatureDisabledError", "InboxError", "InboxFullError",
+        "InboxRateLimitError", "NotFoundError", "ProcessNotAcceptingError", "ProcessStateError",
+        "RuntimeBaseError",
+    ),
+    "greenroom.runtime.inbox": (
+        "InboxMessage", "InboxResponse", "MessageInbox", "MessagePriority", "MessageType",
+    ),
+    "greenroom.runtime.lifecycle": (
+        "VALID_TRANSITIONS", "ProcessLifecycle", "ProcessState", "ProcessTransition", "TimeSource",
+    ),
+    "greenroom.runtime.process": ("AgentProcess",),
+    "greenroom.runtime.process_actor": ("ProcessActor", "ProcessFailedError"),
+    "greenroom.runtime.runtime": ("AgentRuntime",),
+    "greenroom.triggers.topics": ("TopicPattern", "topic_matches", "validate_topic"),
+}
 
 __all__ = [
     "VALID_TRANSITIONS",
@@ -115,3 +151,6 @@ __all__ = [
     "topic_matches",
     "validate_topic",
 ]
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = exports(__name__, _SOURCES, globals())

@@ -1,16 +1,38 @@
-"""Supervision trees, Erlang/OTP style: restart strategies, intensity, backoff, escalation."""
+"""Supervision trees, Erlang/OTP style: restart strategies, intensity, backoff, escalation.
 
-from greenroom.supervision.events import (
-    ChildFailed,
-    ChildRestarted,
-    ChildStarted,
-    ChildStopped,
-    IntensityExceeded,
-    SupervisionEvent,
-)
-from greenroom.supervision.handle import ChildHandle
-from greenroom.supervision.spec import Backoff, ChildSpec, Restart, RestartStrategy, SiblingRef
-from greenroom.supervision.supervisor import RestartIntensityExceeded, Supervisor
+Its names are imported on first use (`greenroom.lazy`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from greenroom.lazy import exports
+
+if TYPE_CHECKING:
+    from greenroom.supervision.events import (
+        ChildFailed,
+        ChildRestarted,
+        ChildStarted,
+        ChildStopped,
+        IntensityExceeded,
+        SupervisionEvent,
+    )
+    from greenroom.supervision.handle import ChildHandle
+    from greenroom.supervision.spec import Backoff, ChildSpec, Restart, RestartStrategy, SiblingRef
+    from greenroom.supervision.supervisor import RestartIntensityExceeded, Supervisor
+
+_SOURCES: dict[str, tuple[str, ...]] = {
+    "greenroom.supervision.events": (
+        "ChildFailed", "ChildRestarted", "ChildStarted", "ChildStopped", "IntensityExceeded",
+        "SupervisionEvent",
+    ),
+    "greenroom.supervision.handle": ("ChildHandle",),
+    "greenroom.supervision.spec": (
+        "Backoff", "ChildSpec", "Restart", "RestartStrategy", "SiblingRef",
+    ),
+    "greenroom.supervision.supervisor": ("RestartIntensityExceeded", "Supervisor"),
+}
 
 __all__ = [
     "Backoff",
@@ -28,3 +50,6 @@ __all__ = [
     "SupervisionEvent",
     "Supervisor",
 ]
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = exports(__name__, _SOURCES, globals())

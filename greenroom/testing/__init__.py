@@ -1,8 +1,24 @@
-"""Test kit: `TestProbe`, `ManualClock`, `ScriptedAgent`, and the pytest plugin's fixtures."""
+"""Test kit: `TestProbe`, `ManualClock`, `ScriptedAgent`, and the pytest plugin's fixtures.
 
-from greenroom.actors.clock import ManualClock
-from greenroom.testing.probe import TestProbe, time_factor
-from greenroom.testing.scripted import ScriptedAgent, ScriptExhausted, ToolStep
+Its names are imported on first use (`greenroom.lazy`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from greenroom.lazy import exports
+
+if TYPE_CHECKING:
+    from greenroom.actors.clock import ManualClock
+    from greenroom.testing.probe import TestProbe, time_factor
+    from greenroom.testing.scripted import ScriptedAgent, ScriptExhausted, ToolStep
+
+_SOURCES: dict[str, tuple[str, ...]] = {
+    "greenroom.actors.clock": ("ManualClock",),
+    "greenroom.testing.probe": ("TestProbe", "time_factor"),
+    "greenroom.testing.scripted": ("ScriptedAgent", "ScriptExhausted", "ToolStep"),
+}
 
 __all__ = [
     "ManualClock",
@@ -12,3 +28,6 @@ __all__ = [
     "ToolStep",
     "time_factor",
 ]
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = exports(__name__, _SOURCES, globals())
