@@ -3,9 +3,8 @@
 Every public name of the subpackages is importable from here as well. They are imported on first
 use (PEP 562), so `import greenroom` is cheap and a command that needs one corner of the package
 (the CLI talking to a running runtime, say) does not import aiohttp's server, pydantic's models
-and every actor first (`greenroom.lazy`). `_SOURCES` says where each name lives; the imports under
-`TYPE_CHECKING` say the same for type checkers, and `tests/test_package.py` keeps the two and
-`__all__` equal.
+and every actor first. The imports under `TYPE_CHECKING` say where each name lives, for type
+checkers and for `greenroom.lazy` alike; `tests/test_package.py` keeps them and `__all__` equal.
 """
 
 from __future__ import annotations
@@ -188,64 +187,6 @@ if TYPE_CHECKING:
         unregister_trigger_type,
     )
 
-_SOURCES: dict[str, tuple[str, ...]] = {
-    "greenroom.actors": (
-        "Actor", "ActorFailed", "ActorKilled", "ActorRef", "ActorStartError", "ActorSystem",
-        "Clock", "DeadLetter", "EventStream", "Failure", "Future", "MailboxFull", "ManualClock",
-        "SystemClock", "Terminated", "TimerHandle",
-    ),
-    "greenroom.agents": (
-        "DEFAULT_MAX_PAYLOAD_CHARS", "DEFAULT_OPENAI_BASE_URL", "PAYLOAD_TAG", "Agent",
-        "DirectToolGate", "Invocation", "ModelConfigError", "ModelError", "OpenAIChatAgent",
-        "ToolCallError", "ToolDenied", "ToolGate", "build_messages", "context_blocks",
-        "frame_payload", "render_payload", "resolve_model", "trigger_message",
-    ),
-    "greenroom.agents.registry": ("register_agent", "registered_agents", "unregister_agent"),
-    "greenroom.api": ("OrchestrationAPI",),
-    "greenroom.governance": (
-        "Anomaly", "AnomalyType", "BudgetEnforcer", "BudgetState", "BudgetViolation",
-        "BudgetWarning", "Escalator", "HealthMonitor", "MissionEvaluation", "MissionEvidence",
-        "MissionState", "MissionTracker", "Redactor", "SecretScope",
-    ),
-    "greenroom.journal": (
-        "FileJournal", "InMemoryJournal", "JournalActor", "JournalEntry", "JournalError",
-        "JournalLevel", "JournalProvider", "RecoveryResult", "ReplayEngine",
-    ),
-    "greenroom.manifest": (
-        "AgentManifestSchema", "ManifestError", "ManifestValidationError", "load_manifest",
-        "manifest_from_dict", "manifest_template", "manifest_to_process_config", "save_manifest",
-        "validate_manifest",
-    ),
-    "greenroom.runtime": (
-        "VALID_TRANSITIONS", "AgentContext", "AgentProcess", "AgentRuntime", "AutonomyBudget",
-        "BudgetConfig", "ContextConfig", "ConversationBuffer", "DistributedConfig",
-        "EscalationTarget", "ExecutionMode", "HealthConfig", "InboxConfig", "InboxError",
-        "InboxFullError", "InboxMessage", "InboxRateLimitError", "InboxResponse",
-        "InMemoryMemoryProvider", "JournalConfig", "MemoryProvider", "MemoryResult",
-        "MessageInbox", "MessagePriority", "MessageType", "MissionConfig", "OpenModeConfig",
-        "ProcessActor", "ProcessConfig", "ProcessFailedError", "ProcessLifecycle",
-        "ProcessNotAcceptingError", "ProcessState", "ProcessStateError", "ProcessTransition",
-        "RuntimeBaseError", "RuntimeConfig", "SecretScopeConfig", "StateEntry", "TimeSource",
-        "ToolCostAnnotation", "ToolSpec", "TopicPattern", "TriggerConfig", "tool_spec",
-        "topic_matches", "validate_topic",
-    ),
-    "greenroom.supervision": (
-        "Backoff", "ChildFailed", "ChildHandle", "ChildRestarted", "ChildSpec", "ChildStarted",
-        "ChildStopped", "IntensityExceeded", "Restart", "RestartIntensityExceeded",
-        "RestartStrategy", "SupervisionEvent", "Supervisor",
-    ),
-    "greenroom.triggers": (
-        "BUILTIN_TRIGGER_TYPES", "MAX_CATCH_UP", "ActorTrigger", "CronTrigger", "Delivery",
-        "EventFilter", "EventTrigger", "FileWatchTrigger", "FilterError", "MessageTrigger",
-        "ProtocolTriggerActor", "TriggerActor", "TriggerError", "TriggerEvent", "TriggerFactory",
-        "TriggerFired", "TriggerHost", "TriggerOutlet", "TriggerStats", "TriggerSupervisor",
-        "WebhookTrigger", "compile_filter", "create_trigger", "register_trigger_type",
-        "registered_trigger_types", "trigger_child_spec", "trigger_ids",
-        "unregister_trigger_type",
-    ),
-}
-"""Where each public name lives: module -> names."""
-
 __all__ = [
     "BUILTIN_TRIGGER_TYPES",
     "DEFAULT_MAX_PAYLOAD_CHARS",
@@ -411,4 +352,4 @@ __version__ = "0.1.0"
 
 
 if not TYPE_CHECKING:
-    __getattr__, __dir__ = exports(__name__, _SOURCES, globals())
+    __getattr__, __dir__ = exports(__name__, __file__, globals())

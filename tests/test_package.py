@@ -7,12 +7,11 @@ import ast
 import importlib
 import subprocess
 import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 import greenroom
+from greenroom.lazy import type_checking_imports
 
 LAZY = ("greenroom", *(f"greenroom.{name}" for name in (
     "actors", "agents", "api", "governance", "journal", "manifest", "runtime", "supervision",
@@ -20,28 +19,18 @@ LAZY = ("greenroom", *(f"greenroom.{name}" for name in (
 """Every package whose `__init__` exports its names lazily."""
 
 
-def _type_checking_imports(package: ModuleType) -> dict[str, tuple[str, ...]]:
-    """The imports under `if TYPE_CHECKING:` in the package's `__init__`, module -> names."""
-    assert package.__file__ is not None
-    tree = ast.parse(Path(package.__file__).read_text())
-    block = next(node for node in tree.body if isinstance(node, ast.If)
-                 and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
-    return {node.module: tuple(alias.name for alias in node.names)
-            for node in block.body if isinstance(node, ast.ImportFrom) and node.module}
-
-
 def _public(name: str) -> list[tuple[str, str, str]]:
-    package = importlib.import_module(name)
-    return [(name, module, attr) for module, attrs in package._SOURCES.items() for attr in attrs]
+    """(package, module, name) for each name the package imports under `TYPE_CHECKING`."""
+    init_file = importlib.import_module(name).__file__
+    assert init_file is not None
+    return [(name, module, attr) for attr, module in type_checking_imports(init_file).items()]
 
 
 @pytest.mark.parametrize("name", LAZY)
-def test_the_lazy_table_the_type_checking_imports_and_all_agree(name: str) -> None:
+def test_the_type_checking_imports_are_the_packages_all(name: str) -> None:
     package = importlib.import_module(name)
-    assert _type_checking_imports(package) == package._SOURCES
-    names = [attr for _, _, attr in _public(name)]
-    assert len(names) == len(set(names)), "a name listed under two modules"
-    assert sorted(package.__all__) == sorted(names)
+    assert sorted(package.__all__) == sorted(attr for _, _, attr in _public(name))
+    assert len(package.__all__) == len(set(package.__all__))
 
 
 @pytest.mark.parametrize(("package", "module", "name"),

@@ -20,18 +20,6 @@ if TYPE_CHECKING:
     from greenroom.actors.reply import Reply
     from greenroom.actors.system import ActorSystem
 
-_SOURCES: dict[str, tuple[str, ...]] = {
-    "greenroom.actors.actor": ("Actor",),
-    "greenroom.actors.clock": ("Clock", "ManualClock", "SystemClock", "TimerHandle"),
-    "greenroom.actors.errors": ("ActorKilled", "ActorStartError", "MailboxFull"),
-    "greenroom.actors.events": ("EventStream",),
-    "greenroom.actors.future": ("Future",),
-    "greenroom.actors.messages": ("ActorFailed", "DeadLetter", "Failure", "Terminated"),
-    "greenroom.actors.ref": ("ActorRef",),
-    "greenroom.actors.reply": ("Reply",),
-    "greenroom.actors.system": ("ActorSystem",),
-}
-
 __all__ = [
     "Actor",
     "ActorFailed",
@@ -53,4 +41,4 @@ __all__ = [
 ]
 
 if not TYPE_CHECKING:
-    __getattr__, __dir__ = exports(__name__, _SOURCES, globals())
+    __getattr__, __dir__ = exports(__name__, __file__, globals())

@@ -39,21 +39,6 @@ if TYPE_CHECKING:
         resolve_model,
     )
 
-_SOURCES: dict[str, tuple[str, ...]] = {
-    "greenroom.agents.framing": (
-        "DEFAULT_MAX_PAYLOAD_CHARS", "PAYLOAD_TAG", "build_messages", "context_blocks",
-        "frame_payload", "render_payload", "trigger_message",
-    ),
-    "greenroom.agents.invocation": (
-        "Agent", "DirectToolGate", "Invocation", "LLMTurnDenied", "ToolCallError", "ToolDenied",
-        "ToolGate", "validate_tool_call",
-    ),
-    "greenroom.agents.openai": (
-        "DEFAULT_OPENAI_BASE_URL", "ModelConfigError", "ModelError", "OpenAIChatAgent",
-        "resolve_model",
-    ),
-}
-
 __all__ = [
     "DEFAULT_MAX_PAYLOAD_CHARS",
     "DEFAULT_OPENAI_BASE_URL",
@@ -78,4 +63,4 @@ __all__ = [
 ]
 
 if not TYPE_CHECKING:
-    __getattr__, __dir__ = exports(__name__, _SOURCES, globals())
+    __getattr__, __dir__ = exports(__name__, __file__, globals())

@@ -17,13 +17,7 @@ if TYPE_CHECKING:
     from greenroom.api.policy import DeployPolicy
     from greenroom.api.server import OrchestrationAPI
 
-_SOURCES: dict[str, tuple[str, ...]] = {
-    "greenroom.api.errors": ("ERROR_CODES", "ApiError"),
-    "greenroom.api.policy": ("DeployPolicy",),
-    "greenroom.api.server": ("OrchestrationAPI",),
-}
-
 __all__ = ["ERROR_CODES", "ApiError", "DeployPolicy", "OrchestrationAPI"]
 
 if not TYPE_CHECKING:
-    __getattr__, __dir__ = exports(__name__, _SOURCES, globals())
+    __getattr__, __dir__ = exports(__name__, __file__, globals())

@@ -90,41 +90,6 @@ if TYPE_CHECKING:
         UnknownSecretError,
     )
 
-_SOURCES: dict[str, tuple[str, ...]] = {
-    "greenroom.governance.budget": (
-        "BudgetDecision", "BudgetEnforcer", "BudgetState", "BudgetUsage", "BudgetViolation",
-        "BudgetWarning",
-    ),
-    "greenroom.governance.budget_actor": ("BudgetActor",),
-    "greenroom.governance.config": (
-        "AutonomyBudget", "BudgetConfig", "EscalationTarget", "HealthConfig", "MissionConfig",
-        "SecretScopeConfig", "ToolCostAnnotation",
-    ),
-    "greenroom.governance.escalation": ("ChannelResult", "EscalationResult", "Escalator"),
-    "greenroom.governance.health": (
-        "Anomaly", "AnomalyType", "HealthEvent", "HealthMonitor", "Recovery",
-    ),
-    "greenroom.governance.health_actor": ("HealthActor",),
-    "greenroom.governance.messages": (
-        "AuthorizeTool", "CheckLimits", "ClearAnomalies", "CompleteMission", "ContextBlock",
-        "ContextSummary", "EndRun", "FailMission", "GetRedactor", "GetSecret", "GovernanceNotice",
-        "GovernanceStatus", "LlmTurn", "PauseMission", "Reconfigure", "Responded", "ResumeMission",
-        "RevokeAll", "Rotate", "RunCompleted", "RunDiscarded", "RunFailed", "RunSucceeded",
-        "Snapshot", "StartRun", "ToolCalled",
-    ),
-    "greenroom.governance.mission": (
-        "MissionAction", "MissionDecision", "MissionEvaluation", "MissionEvidence", "MissionState",
-        "MissionStateError", "MissionTracker",
-    ),
-    "greenroom.governance.mission_actor": ("MissionActor",),
-    "greenroom.governance.mission_judge": ("MissionJudge",),
-    "greenroom.governance.redaction": ("RedactingFilter", "Redactor"),
-    "greenroom.governance.secret_actor": ("SecretScopeActor",),
-    "greenroom.governance.secrets": (
-        "SecretEvent", "SecretResolutionError", "SecretScope", "SecretState", "UnknownSecretError",
-    ),
-}
-
 __all__ = [
     "Anomaly",
     "AnomalyType",
@@ -195,4 +160,4 @@ __all__ = [
 ]
 
 if not TYPE_CHECKING:
-    __getattr__, __dir__ = exports(__name__, _SOURCES, globals())
+    __getattr__, __dir__ = exports(__name__, __file__, globals())

@@ -37,21 +37,6 @@ if TYPE_CHECKING:
     from greenroom.journal.provider import JournalError, JournalProvider
     from greenroom.journal.replay import InDoubtToolCall, RecoveryResult, ReplayEngine
 
-_SOURCES: dict[str, tuple[str, ...]] = {
-    "greenroom.journal.actor": (
-        "Append", "Checkpoint", "GetJournalStats", "JournalActor", "JournalClient",
-        "JournalIntake", "JournalStats",
-    ),
-    "greenroom.journal.entry": (
-        "CHECKPOINT_TYPES", "FULL_ONLY_TYPES", "EntryType", "JournalEntry", "JournalLevel",
-        "records",
-    ),
-    "greenroom.journal.file": ("FileJournal", "FsyncPolicy"),
-    "greenroom.journal.memory": ("InMemoryJournal",),
-    "greenroom.journal.provider": ("JournalError", "JournalProvider"),
-    "greenroom.journal.replay": ("InDoubtToolCall", "RecoveryResult", "ReplayEngine"),
-}
-
 __all__ = [
     "CHECKPOINT_TYPES",
     "FULL_ONLY_TYPES",
@@ -77,4 +62,4 @@ __all__ = [
 ]
 
 if not TYPE_CHECKING:
-    __getattr__, __dir__ = exports(__name__, _SOURCES, globals())
+    __getattr__, __dir__ = exports(__name__, __file__, globals())

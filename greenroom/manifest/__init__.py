@@ -39,21 +39,6 @@ if TYPE_CHECKING:
     from greenroom.manifest.shorthand import SHORTHAND_FIELDS, expand_trigger
     from greenroom.manifest.templates import TEMPLATE_KINDS, manifest_template
 
-_SOURCES: dict[str, tuple[str, ...]] = {
-    "greenroom.manifest.errors": ("ManifestError", "ManifestIssue", "ManifestValidationError"),
-    "greenroom.manifest.loader": (
-        "MANIFEST_SUFFIX", "load_manifest", "load_process_configs", "manifest_files",
-        "manifest_from_dict", "manifest_to_process_config", "manifest_to_yaml",
-        "manifest_warnings", "save_manifest", "validate_manifest",
-    ),
-    "greenroom.manifest.schema": (
-        "MANIFEST_VERSION", "NAME_PATTERN", "AgentManifestSchema", "MemorySpec", "ProcessSettings",
-        "ServerSpec",
-    ),
-    "greenroom.manifest.shorthand": ("SHORTHAND_FIELDS", "expand_trigger"),
-    "greenroom.manifest.templates": ("TEMPLATE_KINDS", "manifest_template"),
-}
-
 __all__ = [
     "MANIFEST_SUFFIX",
     "MANIFEST_VERSION",
@@ -81,4 +66,4 @@ __all__ = [
 ]
 
 if not TYPE_CHECKING:
-    __getattr__, __dir__ = exports(__name__, _SOURCES, globals())
+    __getattr__, __dir__ = exports(__name__, __file__, globals())

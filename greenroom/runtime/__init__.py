@@ -71,34 +71,6 @@ if TYPE_CHECKING:
     from greenroom.runtime.runtime import AgentRuntime
     from greenroom.triggers.topics import TopicPattern, topic_matches, validate_topic
 
-_SOURCES: dict[str, tuple[str, ...]] = {
-    "greenroom.runtime.config": (
-        "AutonomyBudget", "BudgetConfig", "ContextConfig", "DistributedConfig", "EscalationTarget",
-        "ExecutionMode", "HealthConfig", "InboxConfig", "JournalConfig", "MissionConfig",
-        "OpenModeConfig", "ProcessConfig", "RuntimeConfig", "SecretScopeConfig",
-        "ToolCostAnnotation", "ToolSpec", "TriggerConfig", "tool_spec",
-    ),
-    "greenroom.runtime.context": (
-        "AgentContext", "InMemoryMemoryProvider", "MemoryProvider", "MemoryResult", "StateEntry",
-    ),
-    "greenroom.runtime.conversation": ("ConversationBuffer",),
-    "greenroom.runtime.errors": (
-        "ContextWriteDenied", "FeatureDisabledError", "InboxError", "InboxFullError",
-        "InboxRateLimitError", "NotFoundError", "ProcessNotAcceptingError", "ProcessStateError",
-        "RuntimeBaseError",
-    ),
-    "greenroom.runtime.inbox": (
-        "InboxMessage", "InboxResponse", "MessageInbox", "MessagePriority", "MessageType",
-    ),
-    "greenroom.runtime.lifecycle": (
-        "VALID_TRANSITIONS", "ProcessLifecycle", "ProcessState", "ProcessTransition", "TimeSource",
-    ),
-    "greenroom.runtime.process": ("AgentProcess",),
-    "greenroom.runtime.process_actor": ("ProcessActor", "ProcessFailedError"),
-    "greenroom.runtime.runtime": ("AgentRuntime",),
-    "greenroom.triggers.topics": ("TopicPattern", "topic_matches", "validate_topic"),
-}
-
 __all__ = [
     "VALID_TRANSITIONS",
     "AgentContext",
@@ -153,4 +125,4 @@ __all__ = [
 ]
 
 if not TYPE_CHECKING:
-    __getattr__, __dir__ = exports(__name__, _SOURCES, globals())
+    __getattr__, __dir__ = exports(__name__, __file__, globals())

@@ -22,18 +22,6 @@ if TYPE_CHECKING:
     from greenroom.supervision.spec import Backoff, ChildSpec, Restart, RestartStrategy, SiblingRef
     from greenroom.supervision.supervisor import RestartIntensityExceeded, Supervisor
 
-_SOURCES: dict[str, tuple[str, ...]] = {
-    "greenroom.supervision.events": (
-        "ChildFailed", "ChildRestarted", "ChildStarted", "ChildStopped", "IntensityExceeded",
-        "SupervisionEvent",
-    ),
-    "greenroom.supervision.handle": ("ChildHandle",),
-    "greenroom.supervision.spec": (
-        "Backoff", "ChildSpec", "Restart", "RestartStrategy", "SiblingRef",
-    ),
-    "greenroom.supervision.supervisor": ("RestartIntensityExceeded", "Supervisor"),
-}
-
 __all__ = [
     "Backoff",
     "ChildFailed",
@@ -52,4 +40,4 @@ __all__ = [
 ]
 
 if not TYPE_CHECKING:
-    __getattr__, __dir__ = exports(__name__, _SOURCES, globals())
+    __getattr__, __dir__ = exports(__name__, __file__, globals())

@@ -14,12 +14,6 @@ if TYPE_CHECKING:
     from greenroom.testing.probe import TestProbe, time_factor
     from greenroom.testing.scripted import ScriptedAgent, ScriptExhausted, ToolStep
 
-_SOURCES: dict[str, tuple[str, ...]] = {
-    "greenroom.actors.clock": ("ManualClock",),
-    "greenroom.testing.probe": ("TestProbe", "time_factor"),
-    "greenroom.testing.scripted": ("ScriptedAgent", "ScriptExhausted", "ToolStep"),
-}
-
 __all__ = [
     "ManualClock",
     "ScriptExhausted",
@@ -30,4 +24,4 @@ __all__ = [
 ]
 
 if not TYPE_CHECKING:
-    __getattr__, __dir__ = exports(__name__, _SOURCES, globals())
+    __getattr__, __dir__ = exports(__name__, __file__, globals())

@@ -45,28 +45,6 @@ if TYPE_CHECKING:
     from greenroom.triggers.supervisor import TriggerSupervisor
     from greenroom.triggers.topics import TopicPattern, topic_matches, validate_topic
 
-_SOURCES: dict[str, tuple[str, ...]] = {
-    "greenroom.triggers.actor": ("TriggerActor",),
-    "greenroom.triggers.config": (
-        "BUILTIN_TRIGGER_TYPES", "MAX_CATCH_UP", "TriggerConfig", "trigger_ids",
-    ),
-    "greenroom.triggers.custom": ("ProtocolTriggerActor",),
-    "greenroom.triggers.errors": ("TriggerError",),
-    "greenroom.triggers.event": ("TriggerEvent",),
-    "greenroom.triggers.filters": ("EventFilter", "FilterError", "compile_filter"),
-    "greenroom.triggers.host": ("Delivery", "TriggerFired", "TriggerHost", "TriggerStats"),
-    "greenroom.triggers.outlet": ("TriggerOutlet",),
-    "greenroom.triggers.registry": (
-        "ActorTrigger", "TriggerFactory", "create_trigger", "register_trigger_type",
-        "registered_trigger_types", "trigger_child_spec", "unregister_trigger_type",
-    ),
-    "greenroom.triggers.shorthand": (
-        "CronTrigger", "EventTrigger", "FileWatchTrigger", "MessageTrigger", "WebhookTrigger",
-    ),
-    "greenroom.triggers.supervisor": ("TriggerSupervisor",),
-    "greenroom.triggers.topics": ("TopicPattern", "topic_matches", "validate_topic"),
-}
-
 __all__ = [
     "BUILTIN_TRIGGER_TYPES",
     "MAX_CATCH_UP",
@@ -103,4 +81,4 @@ __all__ = [
 ]
 
 if not TYPE_CHECKING:
-    __getattr__, __dir__ = exports(__name__, _SOURCES, globals())
+    __getattr__, __dir__ = exports(__name__, __file__, globals())
