@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import os
+import logging
 import statistics
 import sys
 import time
@@ -98,7 +98,7 @@ class Finished:
         if queue_size:
             process._trigger_queue = asyncio.Queue(maxsize=queue_size)
 
-    async def expect(self, more: int) -> asyncio.Future[None]:
+    def expect(self, more: int) -> asyncio.Future[None]:
         self._target = self.count + more
         self._waiter = asyncio.get_running_loop().create_future()
         return self._waiter
@@ -109,7 +109,7 @@ async def sequential(process: AgentProcess, finished: Finished,
     """Inject each event and wait for its run: nanoseconds to done and to inject's return."""
     done, returned = [], []
     for event in events:
-        waiter = await finished.expect(1)
+        waiter = finished.expect(1)
         start = clock()
         await process.inject(event)
         back = clock()
@@ -150,7 +150,7 @@ async def run_rate(concurrency: int, n: int, warmup: int) -> float:
         await process.suspend()
         for event in manual_events(n):
             await process.inject(event)
-        waiter = await finished.expect(n)
+        waiter = finished.expect(n)
         gc.collect()
         start = clock()
         await process.resume()
@@ -250,7 +250,7 @@ async def fifty_rate(sizes: dict[str, Any], directory: Path) -> dict[str, float]
 
 async def drive(processes: list[AgentProcess], finished: Finished, each: int) -> int:
     """One producer per process injects `each` events in order; then wait for every run."""
-    waiter = await finished.expect(each * len(processes))
+    waiter = finished.expect(each * len(processes))
 
     async def producer(process: AgentProcess) -> None:
         for seq in range(each):
@@ -324,14 +324,11 @@ def p99(samples: list[int]) -> int:
 def main(argv: list[str]) -> int:
     scenario, sizes, directory = argv[0], json.loads(argv[1]), Path(argv[2])
     run = runtime_scenarios if scenario == "runtime" else journal_scenarios
-    os.environ.setdefault("PROMPTISE_TELEMETRY", "0")
     figures = asyncio.run(run(sizes, directory))
     json.dump(figures, sys.stdout)
     return 0
 
 
 if __name__ == "__main__":
-    import logging
-
     logging.disable(logging.WARNING)
     sys.exit(main(sys.argv[1:]))
