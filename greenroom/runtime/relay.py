@@ -2,7 +2,10 @@
 
 Each `SupervisionEvent` becomes `supervision.child_started`, `supervision.child_failed`,
 `supervision.child_restarted`, `supervision.child_stopped` or `supervision.intensity_exceeded`,
-and an `ActorFailed` becomes `supervision.actor_failed`, with JSON-friendly data.
+and an `ActorFailed` becomes `supervision.actor_failed`, with JSON-friendly data. Given the
+runtime bus's `Interest`, the relay subscribes only to the events some bus subscriber may want:
+every process start publishes a few `ChildStarted`s, and carrying each one to the relay and on
+to a bus that drops it was about a seventh of the CPU of starting a process.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from greenroom.supervision.events import SupervisionEvent
 
 if TYPE_CHECKING:
     from greenroom.runtime.adapters import EventBusLike
+    from greenroom.runtime.interest import Interest
 
 __all__ = ["SupervisionRelay", "event_data_of", "event_type_of"]
 
@@ -49,13 +53,19 @@ def event_data_of(event: SupervisionEvent | ActorFailed) -> dict[str, Any]:
 class SupervisionRelay(Actor):
     """Subscribes to `system.event_stream` and emits what it hears on the bus."""
 
-    def __init__(self, bus: EventBusLike) -> None:
+    def __init__(self, bus: EventBusLike, interest: Interest | None = None) -> None:
+        """`interest`: what `bus`'s subscribers want (None: relay every event)."""
         super().__init__()
         self.bus = bus
+        self.interest = interest
 
     def on_start(self) -> None:
-        """Subscribe to supervision events and actor failures."""
-        self.system.event_stream.subscribe(self.actor_ref, (SupervisionEvent, ActorFailed))
+        """Subscribe to supervision events and actor failures (those the bus may want)."""
+        interest = self.interest
+        where = None if interest is None else (lambda event: interest.wants(event_type_of(event)))
+        self.system.event_stream.subscribe(
+            self.actor_ref, (SupervisionEvent, ActorFailed), where=where
+        )
 
     def on_stop(self) -> None:
         """Unsubscribe."""

@@ -90,7 +90,9 @@ class AgentRuntime:
             self.system,
         )
         sup.call(
-            "start_child", ChildSpec("supervision-relay", SupervisionRelay, args=(self.event_bus,))
+            "start_child",
+            ChildSpec("supervision-relay", SupervisionRelay,
+                      args=(self.event_bus, None if event_bus is not None else interest)),
         ).get()
 
     def __repr__(self) -> str:

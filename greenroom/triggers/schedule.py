@@ -164,11 +164,43 @@ _LAST_NEXT_SIZE = 1024
 """More distinct schedules than this in one OS process: the memory starts over."""
 
 
-def _values(field: list[str], count: int) -> list[int]:
+def _values(field: list[str], count: int) -> tuple[int, ...]:
     """croniter's expanded field as sorted ints (`*` means all `count` values from 0)."""
     if "*" in field:
-        return list(range(count))
-    return sorted({int(value) for value in field})
+        return tuple(range(count))
+    return tuple(sorted({int(value) for value in field}))
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """What a schedule needs from its expression, whatever its zone."""
+
+    cron_text: str
+    follows_wall_clock: bool
+    minutes: tuple[int, ...]
+    hours: tuple[int, ...]
+    seconds: tuple[int, ...]
+
+
+@functools.lru_cache(maxsize=512)
+def _fields_of(expression: str) -> _Fields:
+    """`expression` checked and expanded, once per OS process (a fleet often shares a few
+    schedules); `ValueError` naming `cron_expression` if it is not a valid schedule."""
+    cron_text = _normalise(expression)
+    fields = cron_text.split()
+    try:
+        expanded = _parsed(cron_text).expanded
+    except CroniterBadDateError:
+        raise _bad(f"{expression!r} never fires (no date matches it)") from None
+    except (CroniterError, TypeError, KeyError) as exc:
+        raise _bad(f"{expression!r} is not valid: {exc}") from None
+    return _Fields(
+        cron_text,
+        follows_wall_clock=not fields[1].startswith("*"),
+        minutes=_values(expanded[0], 60),
+        hours=_values(expanded[1], 24),
+        seconds=_values(expanded[5], 60) if len(fields) == 6 else (0,),
+    )
 
 
 class CronSchedule:
@@ -182,19 +214,13 @@ class CronSchedule:
         self.expression = expression
         self.timezone = timezone
         self.zone = zone_of(timezone)
-        self._cron_text = _normalise(expression)
-        fields = self._cron_text.split()
-        self.follows_wall_clock = not fields[1].startswith("*")
+        fields = _fields_of(expression)
+        self._cron_text = fields.cron_text
+        self.follows_wall_clock = fields.follows_wall_clock
         """True when the hour field is pinned, so DST repeats and gaps are deduplicated."""
-        try:
-            expanded = _parsed(self._cron_text).expanded
-        except CroniterBadDateError:
-            raise _bad(f"{expression!r} never fires (no date matches it)") from None
-        except (CroniterError, TypeError, KeyError) as exc:
-            raise _bad(f"{expression!r} is not valid: {exc}") from None
-        self._minutes = _values(expanded[0], 60)
-        self._hours = _values(expanded[1], 24)
-        self._seconds = _values(expanded[5], 60) if len(fields) == 6 else [0]
+        self._minutes = fields.minutes
+        self._hours = fields.hours
+        self._seconds = fields.seconds
         self._per_day = len(self._hours) * len(self._minutes) * len(self._seconds)
 
     def __repr__(self) -> str:

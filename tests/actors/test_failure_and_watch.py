@@ -114,6 +114,25 @@ def test_failures_are_published_on_the_event_stream(
     assert isinstance(event.reason, OSError)
 
 
+def test_event_stream_where_filters_before_delivery(actor_system: ActorSystem) -> None:
+    """A `where` predicate is checked when the event is published: an event it rejects is
+    never told (the next one arrives first), and one it raises on is delivered, with a log."""
+    probe = TestProbe(actor_system)
+
+    def where(event: Any) -> bool:
+        if event == "odd":
+            raise ValueError("cannot tell")
+        return event != "skip"
+
+    actor_system.event_stream.subscribe(probe.ref, str, where=where)
+    actor_system.event_stream.publish("skip")
+    actor_system.event_stream.publish(42)
+    actor_system.event_stream.publish("keep")
+    actor_system.event_stream.publish("odd")
+    assert probe.expect_message("keep") == "keep"
+    assert probe.expect_message("odd") == "odd"
+
+
 def test_on_failure_hook_runs_on_a_tell_failure(actor_system: ActorSystem, dispatcher: str) -> None:
     probe = TestProbe(actor_system)
 

@@ -196,6 +196,32 @@ def test_supervision_events_are_relayed_to_the_bus(caplog: pytest.LogCaptureFixt
     asyncio.run(main())
 
 
+def test_supervision_events_reach_a_subscriber_that_came_later() -> None:
+    """The relay only takes the events the bus's subscribers may want, and that is read when
+    each event happens: nothing of the start before the subscription, all of the one after."""
+
+    async def main() -> None:
+        async with AgentRuntime() as runtime:
+            seen: asyncio.Queue[BusEvent] = asyncio.Queue()
+            loop = asyncio.get_running_loop()
+
+            async def on_event(event: BusEvent) -> None:
+                loop.call_soon_threadsafe(seen.put_nowait, event)
+
+            await runtime.add_process("a", ProcessConfig(model=echo))
+            await runtime.add_process("b", ProcessConfig(model=echo))
+            await runtime.start_process("a")
+            await runtime.event_bus.subscribe("supervision.child_started", on_event)
+            await runtime.start_process("b")
+            started: list[tuple[str, str]] = []
+            while ("/runtime", "process-b") not in started:
+                event = await asyncio.wait_for(seen.get(), 10)
+                started.append((event.data["supervisor"], event.data["child_id"]))
+            assert started == [("/runtime/process-b", "process"), ("/runtime", "process-b")]
+
+    asyncio.run(main())
+
+
 def test_start_all_starts_the_others_when_some_cannot_start(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
