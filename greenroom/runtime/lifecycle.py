@@ -82,6 +82,8 @@ _STATE_VALUES = frozenset(state.value for state in ProcessState)
 
 def _parse_state(value: object, field_name: str) -> ProcessState:
     """Coerce a state or its string value, naming `field_name` when it is not one."""
+    if isinstance(value, ProcessState):
+        return value
     if isinstance(value, str) and value in _STATE_VALUES:
         return ProcessState(value)
     allowed = ", ".join(state.value for state in ProcessState)

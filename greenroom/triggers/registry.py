@@ -53,9 +53,13 @@ class ActorTrigger:
 def _builtin(module: str, class_name: str) -> TriggerFactory:
     """A built-in type's factory; its module is imported on first use (watchdog, aiohttp)."""
 
+    found: list[type[TriggerActor]] = []  # the class, once imported
+
     def factory(config: TriggerConfig, **_: Any) -> ActorTrigger:
-        actor_class = getattr(importlib.import_module(f"greenroom.triggers.{module}"), class_name)
-        return ActorTrigger(actor_class, config)
+        if not found:
+            found.append(getattr(importlib.import_module(f"greenroom.triggers.{module}"),
+                                 class_name))
+        return ActorTrigger(found[0], config)
 
     factory.__qualname__ = f"builtin_{module}"
     return factory

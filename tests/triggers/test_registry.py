@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from greenroom.triggers import (
     trigger_ids,
     unregister_trigger_type,
 )
+from greenroom.triggers import config as trigger_config
 from greenroom.triggers.event_trigger import EventTriggerActor
 
 BUILTINS = ["cron", "event", "file_watch", "message", "webhook"]
@@ -152,6 +154,23 @@ def test_trigger_ids_are_stable_masked_and_unique() -> None:
     with pytest.raises(ValueError, match="trigger_id: 'x' is used by two triggers"):
         trigger_ids([TriggerConfig(type="q", trigger_id="x"),
                      TriggerConfig(type="r", trigger_id="x")])
+
+
+def test_a_fingerprint_is_remembered_per_config_object_while_it_lives() -> None:
+    """Each process with this config derives its trigger id from the fingerprint: it is
+    computed once per (frozen) config object, a changed copy has its own, and the memo does
+    not keep configs alive."""
+    cron = CronTrigger("*/5 * * * *")
+    text = cron.fingerprint()
+    assert cron.fingerprint() is text
+    changed = cron.model_copy(update={"cron_expression": "*/7 * * * *"})
+    assert '"*/7 * * * *"' in changed.fingerprint()
+    assert changed.fingerprint() != text
+    assert trigger_ids([CronTrigger("*/5 * * * *")]) == trigger_ids([cron])
+    key = id(changed)
+    del changed
+    gc.collect()
+    assert key not in trigger_config._FINGERPRINTS
 
 
 def test_a_callable_filter_is_named_in_the_fingerprint() -> None:
