@@ -139,7 +139,7 @@ class _Revoked:
 
 @dataclass(frozen=True, slots=True)
 class _Heartbeat:
-    """Periodic check of `idle_timeout` and `max_lifetime`."""
+    """Periodic check of `idle_timeout` and `max_lifetime` (only run when one is set)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,8 +274,9 @@ class ProcessActor(Actor):
         record.started_at = self.system.clock.monotonic()
         self._last_activity = record.started_at
         self._to(_S.RUNNING, reason)
-        interval = record.config.heartbeat_interval
-        self.timers.start_periodic_timer("heartbeat", _Heartbeat(), interval)
+        config = record.config
+        if config.idle_timeout > 0 or config.max_lifetime > 0:  # else it has nothing to check
+            self.timers.start_periodic_timer("heartbeat", _Heartbeat(), config.heartbeat_interval)
         self._emit("process.started", {"reason": reason})
         if self.governance.secrets is not None and self._redactor is None:
             self.governance.secrets.ask(GetRedactor(), block=False).add_done_callback(

@@ -322,6 +322,22 @@ def test_idle_process_suspends_and_wakes_on_its_next_event() -> None:
     asyncio.run(main())
 
 
+def test_a_heartbeat_runs_only_for_a_process_that_has_something_to_check() -> None:
+    """Without `idle_timeout` or `max_lifetime` the heartbeat would find nothing to do, so an
+    idle process keeps no timer; with either, it ticks every `heartbeat_interval`."""
+
+    async def main() -> None:
+        for limits, timers in (({}, 0), ({"idle_timeout": 30}, 1), ({"max_lifetime": 60}, 1)):
+            clock = ManualClock()
+            process, _ = await started(ProcessConfig(model=echo, **limits), clock=clock)
+            try:
+                assert clock.pending() == timers, limits
+            finally:
+                await process.close()
+
+    asyncio.run(main())
+
+
 def test_start_twice_is_a_state_error() -> None:
     async def main() -> None:
         process, _ = await started(ProcessConfig(model=echo))
