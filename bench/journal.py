@@ -834,7 +834,7 @@ async def bytes_per_run(sizes: Sizes, base: Path | None,
 # Running and collecting -------------------------------------------------------------------------
 
 
-GR, BASE = "greenroom", "baseline"
+GR, BASE = peer.OURS, "baseline"
 
 Results = dict[str, dict[str, float | None]]
 """row key -> column -> reported figure (None: failed or not applicable)."""
@@ -1078,8 +1078,7 @@ def format_table(results: Results, sizes: Sizes, *, same_run_peer: bool = False)
         cells = [row.label, _cell(results, row, GR), _cell(results, row, BASE),
                  _ratio(results, row)]
         if same_run_peer:
-            figures = results.get(row.key, {})
-            cells += peer.cells(figures.get(GR), figures.get(peer.SAME_RUN), row.fmt,
+            cells += peer.cells(results.get(row.key, {}), row.fmt,
                                 higher_is_better=row.higher_is_better)
         body.append([*cells, row.target, _status(results, row)])
     return layout(header, body, trailing=2)

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,8 @@ def run_peer(python: str, scenario: str, sizes: dict[str, Any],
 
 SAME_RUN = "peer_run"
 """The results column of the peer's figures in this run."""
+OURS = "greenroom"
+"""The results column of greenroom's figures (`GR` in the benches that compare)."""
 
 
 def add_repeat(runs: Runs, python: str, scenario: str, sizes: dict[str, Any],
@@ -110,11 +112,12 @@ HEADER = [PEER_LABEL, "cost vs peer"]
 """The two columns `cells` fills."""
 
 
-def cells(ours: float | None, theirs: float | None, fmt: Callable[[float], str], *,
+def cells(figures: Mapping[str, float | None], fmt: Callable[[float], str], *,
           higher_is_better: bool) -> list[str]:
-    """A row's two peer columns: the peer's figure in this run (`theirs`, as `fmt` prints it,
-    "-" if there is none) and greenroom's cost over the peer's ("0.50x": greenroom takes half
-    the time, or runs twice as fast)."""
+    """A row's two peer columns, from the row's figures by column: the peer's figure in this
+    run (`SAME_RUN`, as `fmt` prints it, "-" if there is none) and greenroom's (`OURS`) cost
+    over the peer's ("0.50x": greenroom takes half the time, or runs twice as fast)."""
+    ours, theirs = figures.get(OURS), figures.get(SAME_RUN)
     if theirs is None:  # a row the peer has no scenario for (or its run failed: reported)
         return ["-", "-"]
     if ours is None or min(ours, theirs) <= 0:

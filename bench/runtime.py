@@ -338,7 +338,7 @@ def measure_memory(count: int) -> dict[str, float] | None:
 # Running and collecting -------------------------------------------------------------------------
 
 
-GR, FLOOR, PEER = "greenroom", "floor", "peer"
+GR, FLOOR, PEER = peer.OURS, "floor", "peer"
 COLUMNS = (GR, FLOOR, PEER)
 
 Results = dict[str, dict[str, float | None]]
@@ -508,8 +508,7 @@ def format_table(results: Results, sizes: Sizes, *, same_run_peer: bool = False)
     for row in rows(sizes):
         cells = [row.label, *(_cell(results, row, c) for c in COLUMNS)]
         if same_run_peer:
-            figures = results.get(row.key, {})
-            cells += peer.cells(figures.get(GR), figures.get(peer.SAME_RUN), row.fmt,
+            cells += peer.cells(results.get(row.key, {}), row.fmt,
                                 higher_is_better=row.higher_is_better)
         body.append([*cells, row.target, _status(results, row)])
     return layout(header, body, trailing=2)
