@@ -24,16 +24,24 @@ __all__ = ["exports", "type_checking_imports"]
 
 def type_checking_imports(init_file: str) -> dict[str, str]:
     """name -> module for each `from module import name` under the top-level
-    `if TYPE_CHECKING:` of the file `init_file`."""
+    `if TYPE_CHECKING:` of the file `init_file`. A renaming import (`import a as b`) raises
+    `ValueError`: the name exported must be the name its module defines."""
     tree = ast.parse(Path(init_file).read_text(encoding="utf-8"), init_file)
-    return {
-        alias.asname or alias.name: node.module
-        for block in tree.body
-        if isinstance(block, ast.If) and isinstance(block.test, ast.Name)
-        and block.test.id == "TYPE_CHECKING"
-        for node in block.body if isinstance(node, ast.ImportFrom) and node.module
-        for alias in node.names
-    }
+    table: dict[str, str] = {}
+    for block in tree.body:
+        if not (isinstance(block, ast.If) and isinstance(block.test, ast.Name)
+                and block.test.id == "TYPE_CHECKING"):
+            continue
+        for node in block.body:
+            if not (isinstance(node, ast.ImportFrom) and node.module):
+                continue
+            for alias in node.names:
+                if alias.asname is not None:
+                    msg = f"{init_file}: 'import {alias.name} as {alias.asname}' cannot be " \
+                          "exported lazily; import the name as its module defines it"
+                    raise ValueError(msg)
+                table[alias.name] = node.module
+    return table
 
 
 def exports(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import pathlib
 import subprocess
 import sys
 
@@ -73,3 +74,12 @@ def test_the_cli_builds_its_parser_without_the_runtime_or_the_http_stack() -> No
     imported = _imported_after("from greenroom.cli.main import build_parser; build_parser()")
     assert not [m for m in imported if m.split(".")[0] in ("aiohttp", "pydantic", "pykka")]
     assert "greenroom.runtime.runtime" not in imported
+
+
+def test_a_renaming_import_cannot_be_exported_lazily(tmp_path: pathlib.Path) -> None:
+    init_file = tmp_path / "__init__.py"
+    init_file.write_text("from typing import TYPE_CHECKING\n"
+                         "if TYPE_CHECKING:\n"
+                         "    from greenroom.ids import new_id as make_id\n")
+    with pytest.raises(ValueError, match="'import new_id as make_id' cannot be exported lazily"):
+        type_checking_imports(str(init_file))

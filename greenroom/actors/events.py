@@ -66,7 +66,6 @@ class EventStream:
                 logger.exception("%s: delivering %r to %s failed", self.name, event, ref)
 
 
-
 def _wanted(where: Callable[[Any], bool] | None, event: Any, stream: str) -> bool:
     """`where(event)`; True without a predicate, and (logged) when the predicate raises."""
     if where is None:

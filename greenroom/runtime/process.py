@@ -34,7 +34,7 @@ from greenroom.runtime.messages import (
 )
 from greenroom.runtime.process_actor import ProcessActor
 from greenroom.runtime.process_admin import ProcessAdmin
-from greenroom.runtime.record import Listener, ProcessRecord, TriggerSlot
+from greenroom.runtime.record import Listener, ProcessRecord, TriggerSlot, remove_listener
 from greenroom.runtime.recovery import checkpoint_state, governance_state
 from greenroom.runtime.trigger_host import ProcessTriggerHost
 from greenroom.supervision.spec import Backoff, ChildSpec
@@ -375,11 +375,7 @@ class AgentProcess(ProcessAdmin):
     def remove_listener(self, listener: Listener) -> None:
         """Stop calling `listener` (`ValueError` if it was not added). An event being delivered
         at that moment may still reach it once."""
-        try:
-            self._record.listeners.remove(listener)
-        except ValueError:
-            msg = f"listener {listener!r} was not added"
-            raise ValueError(msg) from None
+        remove_listener(self._record.listeners, listener)
 
     def _process_journal(self) -> ProcessJournal:
         """The process's journal writer (its journal opened, and its actor started, once)."""

@@ -27,10 +27,19 @@ if TYPE_CHECKING:
     from greenroom.runtime.config import ProcessConfig
     from greenroom.triggers.event import TriggerEvent
 
-__all__ = ["DeadEvent", "Listener", "ProcessRecord", "RunQueue", "TriggerSlot"]
+__all__ = ["DeadEvent", "Listener", "ProcessRecord", "RunQueue", "TriggerSlot", "remove_listener"]
 
 Listener = Callable[[str, dict[str, Any]], None]
 """Called with `(event_type, data)` for each process event, from the process's actor thread."""
+
+
+def remove_listener(listeners: list[Listener], listener: Listener) -> None:
+    """Take `listener` out of `listeners`; `ValueError` naming it if it is not there."""
+    try:
+        listeners.remove(listener)
+    except ValueError:
+        msg = f"listener {listener!r} was not added"
+        raise ValueError(msg) from None
 
 DEAD_EVENT_LIMIT = 1000
 

@@ -31,12 +31,13 @@ from greenroom.runtime.errors import RuntimeBaseError
 from greenroom.runtime.interest import Interest
 from greenroom.runtime.journaling import Journals
 from greenroom.runtime.process import AgentProcess
+from greenroom.runtime.record import Listener, remove_listener
 from greenroom.runtime.relay import SupervisionRelay
 from greenroom.supervision.spec import ChildSpec
 from greenroom.supervision.supervisor import Supervisor
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
     from os import PathLike
     from types import TracebackType
 
@@ -68,7 +69,8 @@ class AgentRuntime:
         self.config = config if config is not None else RuntimeConfig()
         self._owns_system = system is None
         self.system = system if system is not None else ActorSystem(name="greenroom", clock=clock)
-        interest = Interest()  # what our bus's subscribers want, for emitters to check
+        # what our own bus's subscribers want, for emitters to check (a user's bus: unknown)
+        interest = Interest() if event_bus is None else None
         self._own_services = [
             ChildSpec(child_id, actor_cls, args=args, dispatcher="loop")
             for child_id, actor_cls, args, given in (
@@ -79,11 +81,11 @@ class AgentRuntime:
         self._processes: dict[str, AgentProcess] = {}
         self._journals = Journals(self._start_journal_actor, provider=journal)
         self._supervisor: ActorRef[Any] | None = None
-        self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        self._listeners: list[Listener] = []
         sup = self._runtime_supervisor()
         self.event_bus: EventBusLike = as_event_bus(
             event_bus if event_bus is not None else sup.call("child_ref", "event-bus").get(),
-            self.system, interest=None if event_bus is not None else interest,
+            self.system, interest=interest,
         )
         self.broker: BrokerLike = as_broker(
             broker if broker is not None else sup.call("child_ref", "message-broker").get(),
@@ -92,7 +94,7 @@ class AgentRuntime:
         sup.call(
             "start_child",
             ChildSpec("supervision-relay", SupervisionRelay,
-                      args=(self.event_bus, None if event_bus is not None else interest)),
+                      args=(self.event_bus, interest)),
         ).get()
 
     def __repr__(self) -> str:
@@ -242,18 +244,14 @@ class AgentRuntime:
 
     # Events ------------------------------------------------------------------------------------
 
-    def add_listener(self, listener: Callable[[str, dict[str, Any]], None]) -> None:
+    def add_listener(self, listener: Listener) -> None:
         """Call `listener(event_type, data)` for every runtime event (from actor threads)."""
         self._listeners.append(listener)
 
-    def remove_listener(self, listener: Callable[[str, dict[str, Any]], None]) -> None:
+    def remove_listener(self, listener: Listener) -> None:
         """Stop calling `listener` (`ValueError` if it was not added). An event being delivered
         at that moment may still reach it once."""
-        try:
-            self._listeners.remove(listener)
-        except ValueError:
-            msg = f"listener {listener!r} was not added"
-            raise ValueError(msg) from None
+        remove_listener(self._listeners, listener)
 
     def _emit(self, event_type: str, data: dict[str, Any]) -> None:
         self.event_bus.emit_nowait(event_type, data, source=f"process:{data.get('process', '')}")

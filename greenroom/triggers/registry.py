@@ -9,6 +9,7 @@ seed's `start()` / `stop()` / `wait_for_next()` protocol, which greenroom runs i
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from collections.abc import Callable
@@ -50,16 +51,19 @@ class ActorTrigger:
     dispatcher: str | None = None
 
 
+@functools.cache
+def _actor_class(module: str, class_name: str) -> type[TriggerActor]:
+    """A built-in trigger's actor class, imported once."""
+    actor_class: type[TriggerActor] = getattr(
+        importlib.import_module(f"greenroom.triggers.{module}"), class_name)
+    return actor_class
+
+
 def _builtin(module: str, class_name: str) -> TriggerFactory:
     """A built-in type's factory; its module is imported on first use (watchdog, aiohttp)."""
 
-    found: list[type[TriggerActor]] = []  # the class, once imported
-
     def factory(config: TriggerConfig, **_: Any) -> ActorTrigger:
-        if not found:
-            found.append(getattr(importlib.import_module(f"greenroom.triggers.{module}"),
-                                 class_name))
-        return ActorTrigger(found[0], config)
+        return ActorTrigger(_actor_class(module, class_name), config)
 
     factory.__qualname__ = f"builtin_{module}"
     return factory
